@@ -1,0 +1,133 @@
+/* event: the interaction event of SPEC §1 (schema version 1): decode and validate msgpack or JSON.
+ */
+#ifndef RP_EVENT_H
+#define RP_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rp_err.h"
+
+/* Limits of SPEC §1, in bytes. */
+#define RP_CID_MAX     64 /* cid, target, referrer: 1..64 bytes */
+#define RP_REF_MAX     64 /* ref: 1..64 bytes */
+#define RP_ID_MAX      64 /* id: <= 64 bytes */
+#define RP_CHANNEL_MAX 16 /* channel: <= 16 bytes */
+/* A message larger than this is `too_large` before it is parsed. */
+#define RP_EVENT_MAX_BYTES (64 * 1024)
+/* Unknown values nested deeper than this are `too_large` (the decoder never recurses). */
+#define RP_EVENT_MAX_DEPTH 64
+/* Event times outside [0, RP_TS_MAX] (year 9999) are `out_of_range`. */
+#define RP_TS_MAX INT64_C(253402300799999)
+
+/** The `type` vocabulary of SPEC §1. The order is stable: it indexes weight tables. */
+enum rp_event_type {
+    RP_EV_VIEW = 0,
+    RP_EV_CLICK,
+    RP_EV_LOGIN,
+    RP_EV_EMAIL_OPEN,
+    RP_EV_LIKE,
+    RP_EV_COMMENT,
+    RP_EV_SIGNUP,
+    RP_EV_PURCHASE,
+    RP_EV_REFUND,
+    RP_EV_QUESTION,
+    RP_EV_REPLY,
+    RP_EV_COMPLAINT,
+    RP_EV_RESOLUTION,
+    RP_EV_REVIEW,
+    RP_EV_NPS,
+    RP_EV_MENTION,
+    RP_EV_SHARE,
+    RP_EV_REFERRAL,
+    RP_EV_ANSWER,
+    RP_EV_UNSUBSCRIBE,
+    RP_EV__COUNT
+};
+
+/** Wire name of an event type ("view", ...); NULL for an out-of-range value. */
+const char *rp_event_type_name(enum rp_event_type t);
+/** Looks a wire name up; returns -1 when it is not in the vocabulary. */
+int rp_event_type_parse(const char *s, size_t len);
+
+/**
+ * A customer id in canonical form: the bytes of the string, or the decimal digits of a uint
+ * (so that 42 and "42" are the same customer). Not NUL-terminated; `len` is 1..RP_CID_MAX.
+ */
+struct rp_cid {
+    uint8_t len;
+    char bytes[RP_CID_MAX];
+};
+
+/** A short string copied out of the message (not NUL-terminated). */
+struct rp_ref {
+    uint8_t len;
+    char bytes[RP_REF_MAX];
+};
+
+/* Bits of rp_event.present for the optional fields. */
+#define RP_F_VALUE     (1u << 0)
+#define RP_F_SCORE     (1u << 1)
+#define RP_F_SENTIMENT (1u << 2)
+#define RP_F_REF       (1u << 3)
+#define RP_F_TARGET    (1u << 4)
+#define RP_F_REFERRER  (1u << 5)
+#define RP_F_CHANNEL   (1u << 6)
+#define RP_F_ID        (1u << 7)
+
+/**
+ * A decoded, validated event. Self-contained: every string is copied in, so it stays valid after
+ * the message buffer is released. Fields whose bit is not in `present` are zero.
+ */
+struct rp_event {
+    int64_t ts_ms; /* event time, ms since the Unix epoch, 0..RP_TS_MAX */
+    enum rp_event_type type;
+    uint32_t present;  /* RP_F_* bits */
+    double value;      /* >= 0, finite */
+    int32_t score;     /* nps 0..10, review 1..5; any int for other types */
+    double sentiment;  /* [-1, 1] */
+    struct rp_cid cid; /* always set */
+    struct rp_cid target;
+    struct rp_cid referrer;
+    struct rp_ref ref;
+    struct rp_ref id; /* uint ids are canonicalised to decimal like cids */
+    uint8_t channel_len;
+    char channel[RP_CHANNEL_MAX];
+};
+
+/** Wire format of an input message, as auto-detected. */
+enum rp_event_format { RP_FMT_MSGPACK = 0, RP_FMT_JSON = 1 };
+
+/** Detects the format: JSON when the first non-blank byte is '{', msgpack otherwise. */
+enum rp_event_format rp_event_detect(const void *buf, size_t len);
+
+/**
+ * Decodes and validates one event from `buf` (auto-detected format; the whole buffer must be one
+ * event, trailing bytes are `malformed`).
+ * Returns RP_OK and fills `*ev`, or a dead-letter code and writes a human-readable reason into
+ * `detail` (NUL-terminated, truncated to `detail_size`; may be NULL/0). Never allocates, never
+ * recurses, and reads only within [buf, buf+len). Thread-safe (no shared state).
+ */
+enum rp_err rp_event_decode(const void *buf, size_t len, struct rp_event *ev, char *detail,
+                            size_t detail_size);
+
+/** Same, with the format given (no detection). */
+enum rp_err rp_event_decode_msgpack(const void *buf, size_t len, struct rp_event *ev, char *detail,
+                                    size_t detail_size);
+enum rp_err rp_event_decode_json(const void *buf, size_t len, struct rp_event *ev, char *detail,
+                                 size_t detail_size);
+
+/**
+ * Encodes `ev` as msgpack (what `rapport gen` writes and tests feed back into the decoder).
+ * Returns the number of bytes written, or 0 when `cap` is too small.
+ */
+size_t rp_event_encode_msgpack(const struct rp_event *ev, void *out, size_t cap);
+/** Encodes `ev` as one JSON object (no newline), NUL-terminated; returns length or 0 if too small.
+ */
+size_t rp_event_encode_json(const struct rp_event *ev, char *out, size_t cap);
+
+/** Sets a cid from a C string; returns RP_OK, or RP_ERR_TOO_LARGE / RP_ERR_OUT_OF_RANGE. */
+enum rp_err rp_cid_set(struct rp_cid *cid, const char *s);
+
+#endif
