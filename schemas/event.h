@@ -127,6 +127,13 @@ size_t rp_event_encode_msgpack(const struct rp_event *ev, void *out, size_t cap)
  */
 size_t rp_event_encode_json(const struct rp_event *ev, char *out, size_t cap);
 
+/**
+ * Framing for a stream of concatenated msgpack values (`rapport score` input): returns the size in
+ * bytes of the first complete msgpack value in `buf`, 0 when `buf` holds only a prefix of one
+ * (read more), or (size_t)-1 when the bytes cannot start a valid value. Never recurses.
+ */
+size_t rp_msgpack_frame(const void *buf, size_t len);
+
 /** Sets a cid from a C string; returns RP_OK, or RP_ERR_TOO_LARGE / RP_ERR_OUT_OF_RANGE. */
 enum rp_err rp_cid_set(struct rp_cid *cid, const char *s);
 
