@@ -1,0 +1,75 @@
+# broker_smoke: the test broker and the kcat helpers work: 1000 keyed messages go in and come back
+# with their keys, each key on the partition a Java client would pick (murmur2), so that topics
+# produced by kcat in other tests are co-partitioned like rapport's own.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+n=1000
+parts=4
+topic=$(it_topic smoke "$parts")
+
+# Keys cid-1..cid-1000; values carry their key and a ':' to prove the key ends at the first ':'.
+for ((i = 1; i <= n; i++)); do echo "cid-$i:value-$i:payload"; done >"$IT_TMP/in"
+it_produce "$topic" <"$IT_TMP/in"
+
+it_consume "$topic" "$n" 60 -f '%p %k:%s\n' >"$IT_TMP/out"
+it_assert_eq "$n" "$(wc -l <"$IT_TMP/out")" "messages read back"
+
+# Same key:value pairs, none lost, none duplicated, none altered.
+cut -d' ' -f2- "$IT_TMP/out" | sort >"$IT_TMP/got"
+sort "$IT_TMP/in" >"$IT_TMP/want"
+diff -q "$IT_TMP/want" "$IT_TMP/got" >/dev/null ||
+    it_fail "messages differ from what was produced: $(diff "$IT_TMP/want" "$IT_TMP/got" | head -5)"
+
+# Nothing more in the topic than what was produced.
+it_assert_eq "$n" "$(it_count "$topic")" "messages in $topic"
+
+# Every key on Kafka's default partition: toPositive(murmur2(key)) % partitions, as in
+# org.apache.kafka.common.utils.Utils.murmur2.
+python3 - "$IT_TMP/out" "$parts" <<'EOF' || it_fail "keys are not on their murmur2 partitions"
+import sys
+
+def murmur2(data: bytes) -> int:
+    m, r, mask = 0x5BD1E995, 24, 0xFFFFFFFF
+    h = (0x9747B28C ^ len(data)) & mask
+    n4 = len(data) // 4
+    for i in range(n4):
+        k = int.from_bytes(data[4 * i:4 * i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> r
+        k = (k * m) & mask
+        h = ((h * m) & mask) ^ k
+    rest = data[4 * n4:]
+    if len(rest) == 3:
+        h ^= rest[2] << 16
+    if len(rest) >= 2:
+        h ^= rest[1] << 8
+    if len(rest) >= 1:
+        h ^= rest[0]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return h
+
+path, parts = sys.argv[1], int(sys.argv[2])
+bad = used = 0
+seen = set()
+with open(path) as f:
+    for line in f:
+        p, rest = line.rstrip("\n").split(" ", 1)
+        key = rest.split(":", 1)[0]
+        want = (murmur2(key.encode()) & 0x7FFFFFFF) % parts
+        seen.add(int(p))
+        if int(p) != want:
+            bad += 1
+            if bad <= 5:
+                print(f"key {key} on partition {p}, murmur2 says {want}", file=sys.stderr)
+if bad:
+    sys.exit(1)
+if len(seen) != parts:
+    print(f"1000 keys used only partitions {sorted(seen)}", file=sys.stderr)
+    sys.exit(1)
+EOF
+
+it_log "ok: $n keyed messages through $topic, keys on their murmur2 partitions"

@@ -1,0 +1,181 @@
+# lib.sh: shell helpers for the integration tests (sourced, never run): a real broker at
+# $KAFKA_BOOTSTRAP (scripts/kafka.sh start), uniquely named topics, kcat produce/consume with
+# deadlines, a scratch dir and background processes cleaned up on exit.
+#
+# Usage, at the top of tests/integration/NAME.sh:
+#   set -euo pipefail
+#   . "$(dirname "$0")/lib.sh"
+#   topic=$(it_topic events 4)
+#   printf 'k1:v1\nk2:v2\n' | it_produce "$topic"
+#   it_consume "$topic" 2 30 >"$IT_TMP/out"
+#
+# Every helper fails the test (exit 1, with a message naming the test) rather than returning
+# something half done; waits are on a condition with a deadline, never a bare sleep.
+
+if [ -z "${KAFKA_BOOTSTRAP:-}" ]; then
+    echo "FAIL $(basename "$0"): KAFKA_BOOTSTRAP is not set. Integration tests need the real broker:" \
+        "run them through scripts/test.sh -L integration, or scripts/kafka.sh start and" \
+        'KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap) ctest -L integration' >&2
+    exit 1
+fi
+command -v kcat >/dev/null || {
+    echo "FAIL $(basename "$0"): kcat not found: run scripts/setup.sh --tests" >&2
+    exit 1
+}
+
+IT_NAME=$(basename "$0" .sh)
+: "${SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+IT_KAFKA_SH=$SRC/scripts/kafka.sh
+IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rp-it-$IT_NAME.XXXXXX")
+# librdkafka's default partitioner (CRC32) is not the Java client's: murmur2_random puts a key on
+# the partition a Java producer (and rapport's co-partitioned topics) would.
+IT_KCAT=(kcat -b "$KAFKA_BOOTSTRAP" -X partitioner=murmur2_random)
+IT_PIDS=()
+IT_ON_EXIT=()
+
+it_log() { echo "[$IT_NAME] $*" >&2; }
+it_fail() {
+    echo "FAIL $IT_NAME: $*" >&2
+    exit 1
+}
+
+# Commands run at exit (before background processes are stopped), last added first.
+it_on_exit() { IT_ON_EXIT+=("$*"); }
+
+it_cleanup() {
+    local rc=$? i pid
+    for ((i = ${#IT_ON_EXIT[@]} - 1; i >= 0; i--)); do eval "${IT_ON_EXIT[i]}" || true; done
+    for pid in "${IT_PIDS[@]}"; do it_stop "$pid" 10 || true; done
+    if [ "$rc" -ne 0 ] && [ -n "${IT_KEEP_TMP:-}" ]; then
+        echo "[$IT_NAME] kept $IT_TMP" >&2
+    else
+        rm -rf "$IT_TMP"
+    fi
+    return "$rc"
+}
+trap it_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_for SECONDS COMMAND [ARGS...]: runs the command (or, given one string, evaluates it, so
+# pipes work) until it succeeds; fails the test after SECONDS.
+wait_for() {
+    local secs=$1 deadline
+    shift
+    deadline=$((SECONDS + secs))
+    while :; do
+        if [ $# -eq 1 ]; then
+            eval "$1" && return 0
+        else
+            "$@" && return 0
+        fi
+        [ $SECONDS -lt $deadline ] || it_fail "timed out after ${secs}s waiting for: $*"
+        sleep 0.2 # poll interval of the wait, not a wait in itself
+    done
+}
+
+# A random suffix so that topics and groups of different runs and tests never collide.
+it_suffix() { od -An -N4 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# it_topic BASE PARTITIONS [key=value ...]: creates it-<test>-BASE-<random> (every partition
+# with a leader) and prints its name.
+it_topic() {
+    local base=$1 parts=$2 name
+    shift 2
+    name="it-${IT_NAME//_/-}-${base//_/-}-$(it_suffix)"
+    "$IT_KAFKA_SH" topic "$name" "$parts" "$@" >&2 || it_fail "could not create topic $name"
+    echo "$name"
+}
+
+# A consumer group id unique to this run.
+it_group() { echo "it-$IT_NAME-${1:-g}-$(it_suffix)"; }
+
+# it_produce TOPIC [kcat args...]: one message per stdin line, "key:value" (the key ends at the
+# first ':'); fails when kcat reports a failed delivery.
+it_produce() {
+    local topic=$1
+    shift
+    "${IT_KCAT[@]}" -P -t "$topic" -K: -X acks=all "$@" || it_fail "kcat could not produce to $topic"
+}
+
+# it_produce_lines TOPIC [kcat args...]: one unkeyed message per stdin line.
+it_produce_lines() {
+    local topic=$1
+    shift
+    "${IT_KCAT[@]}" -P -t "$topic" -X acks=all "$@" || it_fail "kcat could not produce to $topic"
+}
+
+# it_produce_file TOPIC FILE [KEY]: the whole file as one message (binary safe: msgpack events).
+it_produce_file() {
+    local topic=$1 file=$2 key=${3:-}
+    [ -r "$file" ] || it_fail "it_produce_file: cannot read $file"
+    "${IT_KCAT[@]}" -P -t "$topic" -X acks=all ${key:+-k "$key"} "$file" ||
+        it_fail "kcat could not produce $file to $topic"
+}
+
+# it_consume TOPIC N [SECONDS [kcat args...]]: prints the first N messages of TOPIC from the
+# beginning as "key:value" lines (override with -f '...'), waiting at most SECONDS (30) for them
+# to arrive; fails when fewer arrive in time.
+it_consume() {
+    local topic=$1 n=$2 secs=${3:-30} out rc=0
+    shift 2
+    [ $# -gt 0 ] && shift
+    out=$IT_TMP/consume.$(it_suffix)
+    timeout "$secs" "${IT_KCAT[@]}" -C -q -t "$topic" -o beginning -c "$n" -f '%k:%s\n' "$@" \
+        >"$out" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        it_fail "consumed $(wc -l <"$out") line(s) of $n wanted from $topic in ${secs}s (kcat rc $rc)"
+    fi
+    cat "$out"
+}
+
+# it_consume_all TOPIC [kcat args...]: everything in TOPIC now (to the end of every partition).
+it_consume_all() {
+    local topic=$1
+    shift
+    timeout 60 "${IT_KCAT[@]}" -C -q -e -t "$topic" -o beginning -f '%k:%s\n' "$@" ||
+        it_fail "could not read $topic to its end"
+}
+
+# it_count TOPIC: the number of messages in TOPIC now.
+it_count() { it_consume_all "$1" -f 'x\n' | wc -l; }
+
+# it_spawn NAME COMMAND [ARGS...]: runs the command in the background, stdout+stderr to
+# $IT_TMP/NAME.log; sets IT_LAST_PID; stopped (SIGTERM, then SIGKILL) at exit.
+it_spawn() {
+    local name=$1
+    shift
+    "$@" </dev/null >"$IT_TMP/$name.log" 2>&1 &
+    IT_LAST_PID=$!
+    IT_PIDS+=("$IT_LAST_PID")
+    it_log "started $name (pid $IT_LAST_PID): $*"
+}
+
+# it_stop PID [SECONDS]: SIGTERM, wait up to SECONDS (30), then SIGKILL. Returns the process's
+# exit status when it stopped on SIGTERM, 137 when it had to be killed.
+it_stop() {
+    local pid=$1 secs=${2:-30} deadline rc=0
+    kill -0 "$pid" 2>/dev/null || {
+        wait "$pid" 2>/dev/null || rc=$?
+        return "$rc"
+    }
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + secs))
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        it_log "pid $pid did not stop within ${secs}s: SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        return 137
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
+    return "$rc"
+}
+
+# it_http URL: the body of a successful GET (curl), non-zero otherwise; for wait_for and checks.
+it_http() { curl -fsS --max-time 5 "$1"; }
+
+# it_assert_eq EXPECTED ACTUAL WHAT
+it_assert_eq() {
+    [ "$1" = "$2" ] || it_fail "$3: expected '$1', got '$2'"
+}
