@@ -45,7 +45,7 @@ it_on_exit() { IT_ON_EXIT+=("$*"); }
 it_cleanup() {
     local rc=$? i pid
     for ((i = ${#IT_ON_EXIT[@]} - 1; i >= 0; i--)); do eval "${IT_ON_EXIT[i]}" || true; done
-    for pid in "${IT_PIDS[@]}"; do it_stop "$pid" 10 || true; done
+    for pid in "${IT_PIDS[@]}"; do it_alive "$pid" && { it_stop "$pid" 10 || true; }; done
     if [ "$rc" -ne 0 ] && [ -n "${IT_KEEP_TMP:-}" ]; then
         echo "[$IT_NAME] kept $IT_TMP" >&2
     else
@@ -151,22 +151,25 @@ it_spawn() {
     it_log "started $name (pid $IT_LAST_PID): $*"
 }
 
+# it_alive PID: the process exists and has not exited (a zombie answers kill -0 until reaped).
+it_alive() {
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 # it_stop PID [SECONDS]: SIGTERM, wait up to SECONDS (30), then SIGKILL. Returns the process's
-# exit status when it stopped on SIGTERM, 137 when it had to be killed.
+# exit status (143 for death by SIGTERM), 137 when it had to be killed.
 it_stop() {
     local pid=$1 secs=${2:-30} deadline rc=0
-    kill -0 "$pid" 2>/dev/null || {
-        wait "$pid" 2>/dev/null || rc=$?
-        return "$rc"
-    }
-    kill -TERM "$pid" 2>/dev/null || true
-    deadline=$((SECONDS + secs))
-    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-        it_log "pid $pid did not stop within ${secs}s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        return 137
+    if it_alive "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        deadline=$((SECONDS + secs))
+        while it_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+        if it_alive "$pid"; then
+            it_log "pid $pid did not stop within ${secs}s: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
     fi
     wait "$pid" 2>/dev/null || rc=$?
     return "$rc"
@@ -179,3 +182,63 @@ it_http() { curl -fsS --max-time 5 "$1"; }
 it_assert_eq() {
     [ "$1" = "$2" ] || it_fail "$3: expected '$1', got '$2'"
 }
+
+# Run directly (ctest registers every tests/integration/*.sh, so this is test it_lib), lib.sh
+# checks its own helpers against the broker, failures included: a helper that cannot fail would
+# make every test built on it worthless.
+it_selftest() {
+    local t0 rc topic out
+    # wait_for: succeeds once the condition holds, fails at its deadline (not before, not much after).
+    it_spawn later bash -c "sleep 0.5; touch '$IT_TMP/flag'" # true later, in another process
+    wait_for 10 "[ -e '$IT_TMP/flag' ]"
+    t0=$SECONDS
+    rc=0
+    (wait_for 2 false) 2>/dev/null || rc=$?
+    [ "$rc" -ne 0 ] || it_fail "selftest: wait_for did not fail on a false condition"
+    [ $((SECONDS - t0)) -ge 1 ] && [ $((SECONDS - t0)) -le 5 ] ||
+        it_fail "selftest: wait_for 2 false took $((SECONDS - t0))s"
+
+    # Unique names.
+    [ "$(it_suffix)" != "$(it_suffix)" ] || it_fail "selftest: it_suffix repeats itself"
+
+    # Produce and consume: exact lines back, and a consume of more than there is fails in time.
+    topic=$(it_topic selftest 2)
+    [[ "$topic" =~ ^it-lib-selftest-[0-9a-f]{8}$ ]] || it_fail "selftest: odd topic name $topic"
+    printf 'a:1\nb:2:x\nc:3\n' | it_produce "$topic"
+    out=$(it_consume "$topic" 3 30 | sort | tr '\n' ' ')
+    it_assert_eq "a:1 b:2:x c:3 " "$out" "selftest: it_consume"
+    t0=$SECONDS
+    rc=0
+    (it_consume "$topic" 4 2 >/dev/null) 2>/dev/null || rc=$?
+    [ "$rc" -ne 0 ] || it_fail "selftest: it_consume of 4 from 3 messages succeeded"
+    [ $((SECONDS - t0)) -le 6 ] || it_fail "selftest: it_consume ignored its deadline"
+    it_assert_eq 3 "$(it_count "$topic")" "selftest: it_count"
+
+    # A binary file (NUL, newline) is one message, byte for byte.
+    printf 'x\0y\nz' >"$IT_TMP/bin"
+    it_produce_file "$topic" "$IT_TMP/bin" k
+    it_assert_eq 4 "$(it_count "$topic")" "selftest: it_count after it_produce_file"
+    it_consume_all "$topic" -f '%k %S\n' | grep -qx 'k 5' || it_fail "selftest: binary message altered"
+
+    # it_stop: SIGTERM's status, or SIGKILL (137) for a process that ignores SIGTERM.
+    it_spawn sleeper sleep 100
+    rc=0
+    it_stop "$IT_LAST_PID" 5 || rc=$?
+    it_assert_eq 143 "$rc" "selftest: it_stop of sleep"
+    it_spawn stubborn bash -c 'trap "" TERM; exec sleep 100'
+    wait_for 10 "[ \"\$(cat /proc/$IT_LAST_PID/comm)\" = sleep ]" # SIGTERM ignored from now on
+    rc=0
+    it_stop "$IT_LAST_PID" 1 2>/dev/null || rc=$?
+    it_assert_eq 137 "$rc" "selftest: it_stop of a process ignoring SIGTERM"
+
+    # Without a broker address, sourcing fails with a message.
+    rc=0
+    out=$(env -u KAFKA_BOOTSTRAP bash -c ". '${BASH_SOURCE[0]}'" 2>&1) || rc=$?
+    [ "$rc" -eq 1 ] && [[ "$out" == *KAFKA_BOOTSTRAP* ]] ||
+        it_fail "selftest: sourcing without KAFKA_BOOTSTRAP gave rc $rc: $out"
+    it_log "ok: helpers behave, failures included"
+}
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+    it_selftest
+fi
