@@ -1,0 +1,128 @@
+/* bench_decode: single-thread throughput of event decode+validate, msgpack and JSON (issue 2).
+ * Usage: bench_decode [N events (default 1000000)] [passes (default 5)] */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "event.h"
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* A typical mix: mostly engagement, some purchases with amounts, a few conversations and voice. */
+static void make_event(uint64_t i, uint64_t *rng, struct rp_event *ev)
+{
+    static const char *const channels[] = {"web", "app", "email", "social", "support", "store"};
+    static const enum rp_event_type mix[16] = {
+        RP_EV_VIEW,  RP_EV_VIEW,     RP_EV_VIEW,     RP_EV_CLICK,    RP_EV_CLICK,  RP_EV_LOGIN,
+        RP_EV_LIKE,  RP_EV_PURCHASE, RP_EV_PURCHASE, RP_EV_QUESTION, RP_EV_REPLY,  RP_EV_REVIEW,
+        RP_EV_NPS,   RP_EV_SHARE,    RP_EV_REFUND,   RP_EV_EMAIL_OPEN};
+    *rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint64_t r = *rng >> 33;
+    memset(ev, 0, sizeof *ev);
+    char cid[16];
+    snprintf(cid, sizeof cid, "c%07llu", (unsigned long long)(r % 1000000));
+    rp_cid_set(&ev->cid, cid);
+    ev->ts_ms = 1700000000000LL + (int64_t)i * 37;
+    ev->type = mix[r % 16];
+    const char *ch = channels[(r >> 4) % 6];
+    ev->channel_len = (uint8_t)strlen(ch);
+    memcpy(ev->channel, ch, ev->channel_len);
+    ev->present = RP_F_CHANNEL;
+    switch (ev->type) {
+    case RP_EV_PURCHASE:
+    case RP_EV_REFUND:
+        ev->value = (double)(r % 20000) / 100.0;
+        ev->present |= RP_F_VALUE;
+        break;
+    case RP_EV_QUESTION:
+    case RP_EV_REPLY:
+        ev->ref.len = (uint8_t)snprintf(ev->ref.bytes, sizeof ev->ref.bytes, "t%06llu",
+                                        (unsigned long long)(r % 999999));
+        ev->present |= RP_F_REF;
+        break;
+    case RP_EV_REVIEW:
+        ev->score = (int32_t)(1 + r % 5);
+        ev->present |= RP_F_SCORE;
+        break;
+    case RP_EV_NPS:
+        ev->score = (int32_t)(r % 11);
+        ev->present |= RP_F_SCORE;
+        break;
+    default:
+        break;
+    }
+}
+
+typedef enum rp_err (*decode_fn)(const void *, size_t, struct rp_event *, char *, size_t);
+
+static void run(const char *name, decode_fn fn, const char *buf, const uint32_t *off, size_t n,
+                int passes)
+{
+    struct rp_event ev;
+    double best = 1e30;
+    uint64_t check = 0;
+    for (int p = 0; p < passes; p++) {
+        double t0 = now_s();
+        for (size_t i = 0; i < n; i++) {
+            if (fn(buf + off[i], off[i + 1] - off[i], &ev, NULL, 0) != RP_OK) {
+                fprintf(stderr, "%s: event %zu failed to decode\n", name, i);
+                exit(1);
+            }
+            check += (uint64_t)ev.ts_ms + ev.cid.len;
+        }
+        double dt = now_s() - t0;
+        if (dt < best)
+            best = dt;
+    }
+    printf("%-8s %10.2f M events/s  %6.1f ns/event  %5.1f bytes/event  %7.1f MB/s  (best of %d, "
+           "check %llu)\n",
+           name, (double)n / best / 1e6, best / (double)n * 1e9, (double)off[n] / (double)n,
+           (double)off[n] / best / 1e6, passes, (unsigned long long)(check % 1000));
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
+    int passes = argc > 2 ? atoi(argv[2]) : 5;
+    if (n == 0 || passes <= 0) {
+        fprintf(stderr, "usage: bench_decode [N] [passes]\n");
+        return 2;
+    }
+    char *mp = malloc(n * 128), *js = malloc(n * 256);
+    uint32_t *mo = malloc((n + 1) * sizeof *mo), *jo = malloc((n + 1) * sizeof *jo);
+    if (!mp || !js || !mo || !jo) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    uint64_t rng = 42;
+    size_t mlen = 0, jlen = 0;
+    struct rp_event ev;
+    for (size_t i = 0; i < n; i++) {
+        make_event(i, &rng, &ev);
+        mo[i] = (uint32_t)mlen;
+        jo[i] = (uint32_t)jlen;
+        mlen += rp_event_encode_msgpack(&ev, mp + mlen, 128);
+        size_t jl = rp_event_encode_json(&ev, js + jlen, 256);
+        js[jlen + jl] = '\n'; /* JSON Lines: the newline is part of each message (trailing blank) */
+        jlen += jl + 1;
+    }
+    mo[n] = (uint32_t)mlen;
+    jo[n] = (uint32_t)jlen;
+    printf("bench_decode: %zu events, one thread; example JSON: %.*s\n", n,
+           (int)(jo[1] - jo[0] - 1), js);
+    run("msgpack", rp_event_decode_msgpack, mp, mo, n, passes);
+    run("json", rp_event_decode_json, js, jo, n, passes);
+    run("auto", rp_event_decode, mp, mo, n, passes);
+    free(mp);
+    free(js);
+    free(mo);
+    free(jo);
+    return 0;
+}

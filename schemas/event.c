@@ -1,0 +1,885 @@
+/* event: decode and validate the interaction event of SPEC §1 (msgpack and JSON), encode it back,
+ * and frame a stream of concatenated msgpack values. */
+#include "event.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "mp_reader.h"
+#include "timefmt.h"
+#include "wire.h"
+
+/* Known keys. Their order gives the bit in `seen` (duplicate detection) and the name in details.
+ */
+enum key {
+    K_V = 0,
+    K_CID,
+    K_TS,
+    K_TYPE,
+    K_VALUE,
+    K_SCORE,
+    K_SENTIMENT,
+    K_REF,
+    K_TARGET,
+    K_REFERRER,
+    K_CHANNEL,
+    K_ID,
+};
+static const char *const key_names[] = {"v",      "cid",      "ts",        "type",
+                                        "value",  "score",    "sentiment", "ref",
+                                        "target", "referrer", "channel",   "id"};
+
+/* Key dispatch by length, then first byte, then one memcmp: no strcmp chain. */
+static inline int key_lookup(const char *s, size_t len)
+{
+#define IS(lit) (memcmp(s, lit, sizeof lit - 1) == 0)
+    switch (len) {
+    case 1:
+        return s[0] == 'v' ? K_V : -1;
+    case 2:
+        return IS("ts") ? K_TS : IS("id") ? K_ID : -1;
+    case 3:
+        return IS("cid") ? K_CID : IS("ref") ? K_REF : -1;
+    case 4:
+        return IS("type") ? K_TYPE : -1;
+    case 5:
+        return s[0] == 'v' ? (IS("value") ? K_VALUE : -1) : IS("score") ? K_SCORE : -1;
+    case 6:
+        return IS("target") ? K_TARGET : -1;
+    case 7:
+        return IS("channel") ? K_CHANNEL : -1;
+    case 8:
+        return IS("referrer") ? K_REFERRER : -1;
+    case 9:
+        return IS("sentiment") ? K_SENTIMENT : -1;
+    default:
+        return -1;
+    }
+}
+
+/* Event type dispatch, same scheme (names.c has the canonical table; this is the hot path). */
+static inline int type_lookup(const char *s, size_t len)
+{
+    int t = -1;
+    switch (len << 8 | (len ? (unsigned char)s[0] : 0)) {
+#define CASE(n, c, name, e)                                                                        \
+    case (n) << 8 | (c):                                                                           \
+        t = IS(name) ? (e) : -1;                                                                   \
+        break;
+        CASE(3, 'n', "nps", RP_EV_NPS)
+        CASE(4, 'v', "view", RP_EV_VIEW)
+        CASE(4, 'l', "like", RP_EV_LIKE)
+        CASE(5, 'c', "click", RP_EV_CLICK)
+        CASE(5, 'l', "login", RP_EV_LOGIN)
+        CASE(5, 'r', "reply", RP_EV_REPLY)
+        CASE(5, 's', "share", RP_EV_SHARE)
+        CASE(6, 's', "signup", RP_EV_SIGNUP)
+        CASE(6, 'a', "answer", RP_EV_ANSWER)
+        CASE(7, 'c', "comment", RP_EV_COMMENT)
+        CASE(7, 'm', "mention", RP_EV_MENTION)
+        CASE(8, 'p', "purchase", RP_EV_PURCHASE)
+        CASE(8, 'q', "question", RP_EV_QUESTION)
+        CASE(8, 'r', "referral", RP_EV_REFERRAL)
+        CASE(9, 'c', "complaint", RP_EV_COMPLAINT)
+        CASE(10, 'e', "email_open", RP_EV_EMAIL_OPEN)
+        CASE(10, 'r', "resolution", RP_EV_RESOLUTION)
+        CASE(11, 'u', "unsubscribe", RP_EV_UNSUBSCRIBE)
+#undef CASE
+    case 6 << 8 | 'r':
+        t = IS("refund") ? RP_EV_REFUND : IS("review") ? RP_EV_REVIEW : -1;
+        break;
+    default:
+        break;
+    }
+    return t;
+#undef IS
+}
+
+enum rp_event_format rp_event_detect(const void *buf, size_t len)
+{
+    const char *p = buf, *end = p + len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p < end && *p == '{' ? RP_FMT_JSON : RP_FMT_MSGPACK;
+}
+
+/* ---- validation shared by both decoders ---- */
+
+struct dec {
+    struct rp_event *ev;
+    char *detail;
+    size_t detail_size;
+    enum rp_err err; /* first field error; decoding goes on so that `v` is still seen */
+    uint32_t seen;   /* 1 << key for each known key met (duplicates are malformed) */
+    bool have_cid, have_ts, have_type;
+    bool bad_version; /* `v` is an integer other than 1 */
+    bool json;
+    int64_t version;
+};
+
+static enum rp_err field_err(struct dec *d, enum rp_err e, int k, const char *why)
+{
+    if (d->err == RP_OK) {
+        d->err = e;
+        rp_detail(e, d->detail, d->detail_size, "field '%s': %s", key_names[k], why);
+    }
+    return e;
+}
+
+static const char *kind_name(enum rp_wkind k)
+{
+    static const char *const n[] = {"nil",    "boolean", "integer", "integer", "integer", "float",
+                                    "string", "binary",  "ext",     "array",   "map"};
+    return n[k];
+}
+
+static enum rp_err wrong_type(struct dec *d, int k, const struct rp_wval *v, const char *want)
+{
+    if (d->err == RP_OK) {
+        d->err = RP_ERR_BAD_FIELD_TYPE;
+        rp_detail(RP_ERR_BAD_FIELD_TYPE, d->detail, d->detail_size,
+                  "field '%s': expected %s, got %s", key_names[k], want, kind_name(v->kind));
+    }
+    return RP_ERR_BAD_FIELD_TYPE;
+}
+
+/* String well-formedness: JSON strings were checked while decoding, msgpack ones are here. */
+static inline bool str_ok(const struct dec *d, const struct rp_wval *v)
+{
+    return d->json ? !v->bad_utf8 : rp_utf8_ok(v->s, v->len);
+}
+
+/* A customer id: a string of 1..64 bytes, or a uint canonicalised to its decimal digits. */
+static enum rp_err set_cid(struct dec *d, int k, const struct rp_wval *v, struct rp_cid *cid)
+{
+    switch (v->kind) {
+    case RP_W_STR:
+        if (v->len == 0)
+            return field_err(d, RP_ERR_OUT_OF_RANGE, k, "empty string");
+        if (v->len > RP_CID_MAX)
+            return field_err(d, RP_ERR_TOO_LARGE, k, "longer than 64 bytes");
+        if (!str_ok(d, v))
+            return field_err(d, RP_ERR_BAD_FIELD_TYPE, k, "not valid UTF-8");
+        memcpy(cid->bytes, v->s, v->len);
+        cid->len = (uint8_t)v->len;
+        return RP_OK;
+    case RP_W_UINT:
+        cid->len = (uint8_t)rp_u64_to_dec(v->u, cid->bytes);
+        return RP_OK;
+    case RP_W_INT:
+        return field_err(d, RP_ERR_OUT_OF_RANGE, k, "negative integer");
+    case RP_W_BIGINT:
+        return field_err(d, RP_ERR_OUT_OF_RANGE, k, "integer beyond 64 bits");
+    default:
+        return wrong_type(d, k, v, "string or unsigned integer");
+    }
+}
+
+/* A short string of 0..max bytes (min 1 when `nonempty`). */
+static enum rp_err set_str(struct dec *d, int k, const struct rp_wval *v, char *dst, uint8_t *dlen,
+                           size_t max, bool nonempty)
+{
+    if (v->kind != RP_W_STR)
+        return wrong_type(d, k, v, "string");
+    if (v->len == 0 && nonempty)
+        return field_err(d, RP_ERR_OUT_OF_RANGE, k, "empty string");
+    if (v->len > max)
+        return field_err(d, RP_ERR_TOO_LARGE, k,
+                         max == RP_CHANNEL_MAX ? "longer than 16 bytes" : "longer than 64 bytes");
+    if (!str_ok(d, v))
+        return field_err(d, RP_ERR_BAD_FIELD_TYPE, k, "not valid UTF-8");
+    memcpy(dst, v->s, v->len);
+    *dlen = (uint8_t)v->len;
+    return RP_OK;
+}
+
+/* Any number as a double (ints included); `ok` is false for non-numbers. */
+static inline double num(const struct rp_wval *v, bool *ok)
+{
+    *ok = true;
+    switch (v->kind) {
+    case RP_W_UINT:
+        return (double)v->u;
+    case RP_W_INT:
+        return (double)v->i;
+    case RP_W_BIGINT:
+    case RP_W_FLOAT:
+        return v->f;
+    default:
+        *ok = false;
+        return 0;
+    }
+}
+
+static void set_field(struct dec *d, int k, const struct rp_wval *v)
+{
+    struct rp_event *ev = d->ev;
+    bool ok;
+    double x;
+    if (v->kind == RP_W_NIL)
+        return; /* null / nil: the field is absent (producers often write optional fields so) */
+    switch (k) {
+    case K_V:
+        if (v->kind == RP_W_UINT || v->kind == RP_W_INT) {
+            if (v->kind == RP_W_INT || v->u != 1) {
+                d->bad_version = true;
+                d->version =
+                    v->kind == RP_W_INT ? v->i : (int64_t)(v->u > INT64_MAX ? INT64_MAX : v->u);
+            }
+        } else if (v->kind == RP_W_BIGINT) {
+            d->bad_version = true;
+            d->version = INT64_MAX;
+        } else {
+            wrong_type(d, k, v, "unsigned integer");
+        }
+        return;
+    case K_CID:
+        d->have_cid = set_cid(d, k, v, &ev->cid) == RP_OK;
+        return;
+    case K_TS:
+        if (v->kind == RP_W_UINT) {
+            if (v->u > (uint64_t)RP_TS_MAX) {
+                field_err(d, RP_ERR_OUT_OF_RANGE, k, "after year 9999");
+                return;
+            }
+            ev->ts_ms = (int64_t)v->u;
+        } else if (v->kind == RP_W_INT || v->kind == RP_W_BIGINT) {
+            field_err(d, RP_ERR_OUT_OF_RANGE, k,
+                      v->kind == RP_W_INT ? "negative" : "after year 9999");
+            return;
+        } else if (v->kind == RP_W_STR && d->json) {
+            if (v->bad_utf8) {
+                field_err(d, RP_ERR_BAD_FIELD_TYPE, k, "not valid UTF-8");
+                return;
+            }
+            int e = rp_time_parse_rfc3339(v->s, v->len, &ev->ts_ms);
+            if (e != RP_OK) {
+                field_err(d, (enum rp_err)e, k,
+                          e == RP_ERR_OUT_OF_RANGE ? "RFC 3339 time out of range"
+                                                   : "not an RFC 3339 time");
+                return;
+            }
+        } else {
+            wrong_type(d, k, v, d->json ? "integer ms or RFC 3339 string" : "integer ms");
+            return;
+        }
+        d->have_ts = true;
+        return;
+    case K_TYPE: {
+        if (v->kind != RP_W_STR) {
+            wrong_type(d, k, v, "string");
+            return;
+        }
+        int t = type_lookup(v->s, v->len);
+        if (t < 0) {
+            if (d->err == RP_OK) {
+                d->err = RP_ERR_UNKNOWN_TYPE;
+                /* Echo the name only when it is short printable ASCII (details go into headers). */
+                bool printable = v->len <= 32;
+                for (size_t i = 0; printable && i < v->len; i++)
+                    printable = v->s[i] >= 0x20 && v->s[i] < 0x7f;
+                if (printable)
+                    rp_detail(d->err, d->detail, d->detail_size,
+                              "field 'type': '%.*s' is not in the vocabulary", (int)v->len, v->s);
+                else
+                    rp_detail(d->err, d->detail, d->detail_size,
+                              "field 'type': not in the vocabulary (%zu bytes)", v->len);
+            }
+            return;
+        }
+        ev->type = (enum rp_event_type)t;
+        d->have_type = true;
+        return;
+    }
+    case K_VALUE:
+        x = num(v, &ok);
+        if (!ok)
+            wrong_type(d, k, v, "number");
+        else if (!isfinite(x))
+            field_err(d, RP_ERR_OUT_OF_RANGE, k, "not finite");
+        else if (x < 0)
+            field_err(d, RP_ERR_OUT_OF_RANGE, k, "negative");
+        else {
+            ev->value = x;
+            ev->present |= RP_F_VALUE;
+        }
+        return;
+    case K_SCORE:
+        if (v->kind == RP_W_UINT && v->u <= INT32_MAX) {
+            ev->score = (int32_t)v->u;
+        } else if (v->kind == RP_W_INT && v->i >= INT32_MIN) {
+            ev->score = (int32_t)v->i;
+        } else if (v->kind == RP_W_UINT || v->kind == RP_W_INT || v->kind == RP_W_BIGINT) {
+            field_err(d, RP_ERR_OUT_OF_RANGE, k, "beyond 32 bits");
+            return;
+        } else {
+            wrong_type(d, k, v, "integer");
+            return;
+        }
+        ev->present |= RP_F_SCORE;
+        return;
+    case K_SENTIMENT:
+        x = num(v, &ok);
+        if (!ok)
+            wrong_type(d, k, v, "number");
+        else if (!(x >= -1.0 && x <= 1.0)) /* NaN fails both */
+            field_err(d, RP_ERR_OUT_OF_RANGE, k, "outside [-1, 1]");
+        else {
+            ev->sentiment = x;
+            ev->present |= RP_F_SENTIMENT;
+        }
+        return;
+    case K_REF:
+        if (set_str(d, k, v, ev->ref.bytes, &ev->ref.len, RP_REF_MAX, true) == RP_OK)
+            ev->present |= RP_F_REF;
+        return;
+    case K_TARGET:
+        if (set_cid(d, k, v, &ev->target) == RP_OK)
+            ev->present |= RP_F_TARGET;
+        return;
+    case K_REFERRER:
+        if (set_cid(d, k, v, &ev->referrer) == RP_OK)
+            ev->present |= RP_F_REFERRER;
+        return;
+    case K_CHANNEL:
+        if (set_str(d, k, v, ev->channel, &ev->channel_len, RP_CHANNEL_MAX, false) == RP_OK)
+            ev->present |= RP_F_CHANNEL;
+        return;
+    case K_ID:
+        if (v->kind == RP_W_UINT) {
+            ev->id.len = (uint8_t)rp_u64_to_dec(v->u, ev->id.bytes);
+            ev->present |= RP_F_ID;
+        } else if (v->kind == RP_W_INT || v->kind == RP_W_BIGINT) {
+            field_err(d, RP_ERR_OUT_OF_RANGE, k, "negative or beyond 64 bits");
+        } else if (set_str(d, k, v, ev->id.bytes, &ev->id.len, RP_ID_MAX, false) == RP_OK) {
+            ev->present |= RP_F_ID;
+        }
+        return;
+    default:
+        return;
+    }
+}
+
+/* Called once per known key: duplicate detection, then the field itself. */
+static inline int known_key(struct dec *d, int k, const struct rp_wval *v, size_t off)
+{
+    if (d->seen & (1u << k)) {
+        rp_detail(RP_ERR_MALFORMED, d->detail, d->detail_size, "duplicate field '%s' at byte %zu",
+                  key_names[k], off);
+        return -1;
+    }
+    d->seen |= 1u << k;
+    set_field(d, k, v);
+    return 0;
+}
+
+/* The checks that need the whole map: version, first field error, required fields, ranges that
+ * depend on the type. */
+static enum rp_err finish(struct dec *d)
+{
+    const struct rp_event *ev = d->ev;
+    char *dt = d->detail;
+    size_t ds = d->detail_size;
+    if (d->bad_version)
+        return rp_detail(RP_ERR_UNSUPPORTED_VERSION, dt, ds,
+                         "field 'v': version %lld is not supported (only 1)",
+                         (long long)d->version);
+    if (d->err != RP_OK)
+        return d->err;
+    if (!d->have_cid)
+        return rp_detail(RP_ERR_MISSING_FIELD, dt, ds, "field 'cid' is required");
+    if (!d->have_ts)
+        return rp_detail(RP_ERR_MISSING_FIELD, dt, ds, "field 'ts' is required");
+    if (!d->have_type)
+        return rp_detail(RP_ERR_MISSING_FIELD, dt, ds, "field 'type' is required");
+    const char *tn = rp_event_type_name(ev->type);
+    switch (ev->type) {
+    case RP_EV_PURCHASE:
+    case RP_EV_REFUND:
+        if (!(ev->present & RP_F_VALUE))
+            return rp_detail(RP_ERR_MISSING_FIELD, dt, ds, "field 'value' is required for '%s'",
+                             tn);
+        break;
+    case RP_EV_NPS:
+    case RP_EV_REVIEW: {
+        if (!(ev->present & RP_F_SCORE))
+            return rp_detail(RP_ERR_MISSING_FIELD, dt, ds, "field 'score' is required for '%s'",
+                             tn);
+        int lo = ev->type == RP_EV_NPS ? 0 : 1, hi = ev->type == RP_EV_NPS ? 10 : 5;
+        if (ev->score < lo || ev->score > hi)
+            return rp_detail(RP_ERR_OUT_OF_RANGE, dt, ds,
+                             "field 'score': %d outside %d..%d for '%s'", (int)ev->score, lo, hi,
+                             tn);
+        break;
+    }
+    case RP_EV_QUESTION:
+    case RP_EV_REPLY:
+    case RP_EV_COMPLAINT:
+    case RP_EV_RESOLUTION:
+        if (!(ev->present & RP_F_REF))
+            return rp_detail(RP_ERR_MISSING_FIELD, dt, ds, "field 'ref' is required for '%s'", tn);
+        break;
+    case RP_EV_REFERRAL:
+    case RP_EV_ANSWER:
+        if (!(ev->present & RP_F_TARGET))
+            return rp_detail(RP_ERR_MISSING_FIELD, dt, ds, "field 'target' is required for '%s'",
+                             tn);
+        break;
+    default:
+        break;
+    }
+    if (dt && ds)
+        dt[0] = '\0';
+    return RP_OK;
+}
+
+static inline void dec_init(struct dec *d, struct rp_event *ev, char *detail, size_t ds, bool json)
+{
+    memset(ev, 0, sizeof *ev);
+    d->ev = ev;
+    d->detail = detail;
+    d->detail_size = ds;
+    d->err = RP_OK;
+    d->seen = 0;
+    d->have_cid = d->have_ts = d->have_type = false;
+    d->bad_version = false;
+    d->json = json;
+    d->version = 1;
+}
+
+/* ---- msgpack ---- */
+
+/*
+ * The hot path: the encodings that producers write for the common fields (fixstr ids and names,
+ * uint64/uint32 times, fixint/float64 numbers), decoded in place without building an rp_wval or
+ * going through set_field. Anything else (including every error) returns false and takes the
+ * generic path, which has the same semantics; keeping the two in step is what the unit tests and
+ * the fuzz target check.
+ */
+static inline bool mp_fast_field(struct dec *d, int k, struct rp_mp_cur *c)
+{
+    const uint8_t *p = c->p;
+    const size_t avail = (size_t)(c->end - p);
+    if (avail == 0)
+        return false;
+    const uint8_t b = p[0];
+    struct rp_event *ev = d->ev;
+    size_t n;
+    const char *s = (const char *)p + 1;
+    switch (k) {
+    case K_V:
+        if (b != 1)
+            return false;
+        c->p = p + 1;
+        break;
+    case K_CID:
+        n = b & 0x1f;
+        if ((b & 0xe0) != 0xa0 || n == 0 || avail <= n || !rp_ascii(s, n))
+            return false;
+        memcpy(ev->cid.bytes, s, n);
+        ev->cid.len = (uint8_t)n;
+        d->have_cid = true;
+        c->p = p + 1 + n;
+        break;
+    case K_TS: {
+        uint64_t u;
+        if (b == 0xcf && avail >= 9)
+            u = rp_mp_be64(p + 1), n = 9;
+        else if (b == 0xce && avail >= 5)
+            u = rp_mp_be32(p + 1), n = 5;
+        else
+            return false;
+        if (u > (uint64_t)RP_TS_MAX)
+            return false;
+        ev->ts_ms = (int64_t)u;
+        d->have_ts = true;
+        c->p = p + n;
+        break;
+    }
+    case K_TYPE: {
+        n = b & 0x1f;
+        if ((b & 0xe0) != 0xa0 || avail <= n)
+            return false;
+        int t = type_lookup(s, n);
+        if (t < 0)
+            return false;
+        ev->type = (enum rp_event_type)t;
+        d->have_type = true;
+        c->p = p + 1 + n;
+        break;
+    }
+    case K_VALUE:
+        if (b <= 0x7f) {
+            ev->value = b;
+            c->p = p + 1;
+        } else if (b == 0xcb && avail >= 9) {
+            uint64_t u = rp_mp_be64(p + 1);
+            double x;
+            memcpy(&x, &u, 8);
+            if (!(x >= 0 && x <= DBL_MAX)) /* negative, NaN, infinite: generic path says why */
+                return false;
+            ev->value = x;
+            c->p = p + 9;
+        } else {
+            return false;
+        }
+        ev->present |= RP_F_VALUE;
+        break;
+    case K_SCORE:
+        if (b > 0x7f)
+            return false;
+        ev->score = b;
+        ev->present |= RP_F_SCORE;
+        c->p = p + 1;
+        break;
+    case K_CHANNEL:
+        n = b & 0x1f;
+        if ((b & 0xe0) != 0xa0 || n > RP_CHANNEL_MAX || avail <= n || !rp_ascii(s, n))
+            return false;
+        memcpy(ev->channel, s, n);
+        ev->channel_len = (uint8_t)n;
+        ev->present |= RP_F_CHANNEL;
+        c->p = p + 1 + n;
+        break;
+    case K_REF:
+        n = b & 0x1f;
+        if ((b & 0xe0) != 0xa0 || n == 0 || avail <= n || !rp_ascii(s, n))
+            return false;
+        memcpy(ev->ref.bytes, s, n);
+        ev->ref.len = (uint8_t)n;
+        ev->present |= RP_F_REF;
+        c->p = p + 1 + n;
+        break;
+    default:
+        return false;
+    }
+    d->seen |= 1u << k;
+    return true;
+}
+
+enum rp_err rp_event_decode_msgpack(const void *buf, size_t len, struct rp_event *ev, char *detail,
+                                    size_t detail_size)
+{
+    if (len > RP_EVENT_MAX_BYTES)
+        return rp_detail(RP_ERR_TOO_LARGE, detail, detail_size, "message of %zu bytes exceeds %d",
+                         len, RP_EVENT_MAX_BYTES);
+    const uint8_t *base = buf;
+    struct rp_mp_cur c = {base, base + len};
+    struct rp_wval v, key;
+    if (len == 0)
+        return rp_detail(RP_ERR_MALFORMED, detail, detail_size, "empty message");
+    if (rp_mp_read(&c, &v) != 0)
+        return rp_detail(RP_ERR_MALFORMED, detail, detail_size,
+                         "not msgpack or truncated at byte 0");
+    if (v.kind != RP_W_MAP)
+        return rp_detail(RP_ERR_NOT_A_MAP, detail, detail_size,
+                         "top-level value is a msgpack %s, not a map", kind_name(v.kind));
+    const uint64_t n = v.n;
+    if (n * 2 > (uint64_t)(c.end - c.p))
+        return rp_detail(RP_ERR_MALFORMED, detail, detail_size,
+                         "map header claims %llu entries but only %zu bytes follow (truncated)",
+                         (unsigned long long)n, (size_t)(c.end - c.p));
+    struct dec d;
+    dec_init(&d, ev, detail, detail_size, false);
+    for (uint64_t i = 0; i < n; i++) {
+        const size_t koff = (size_t)(c.p - base);
+        int k = -1, rc = 0;
+        /* Fast path for the usual fixstr key. */
+        if (c.p < c.end && (*c.p & 0xe0) == 0xa0) {
+            size_t kl = *c.p & 0x1f;
+            if ((size_t)(c.end - c.p) <= kl)
+                goto truncated;
+            k = key_lookup((const char *)c.p + 1, kl);
+            c.p += 1 + kl;
+        } else {
+            if (rp_mp_read(&c, &key) != 0)
+                goto truncated;
+            if (key.kind == RP_W_STR)
+                k = key_lookup(key.s, key.len);
+            else if (key.kind == RP_W_MAP || key.kind == RP_W_ARRAY)
+                rc = rp_mp_skip_children(&c, &key, 2, RP_EVENT_MAX_DEPTH);
+            if (rc != 0)
+                goto skip_failed;
+        }
+        if (k >= 0 && !(d.seen & (1u << k)) && mp_fast_field(&d, k, &c))
+            continue;
+        if (rp_mp_read(&c, &v) != 0)
+            goto truncated;
+        if (v.kind == RP_W_MAP || v.kind == RP_W_ARRAY) {
+            rc = rp_mp_skip_children(&c, &v, 2, RP_EVENT_MAX_DEPTH);
+            if (rc != 0)
+                goto skip_failed;
+        }
+        if (k >= 0 && known_key(&d, k, &v, koff) != 0)
+            return RP_ERR_MALFORMED;
+        continue;
+    skip_failed:
+        if (rc == -2)
+            return rp_detail(RP_ERR_TOO_LARGE, detail, detail_size,
+                             "value nested deeper than %d levels (entry at byte %zu)",
+                             RP_EVENT_MAX_DEPTH, koff);
+    truncated:
+        return rp_detail(RP_ERR_MALFORMED, detail, detail_size,
+                         "truncated or invalid msgpack in map entry %llu (at byte %zu)",
+                         (unsigned long long)i, koff);
+    }
+    if (c.p != c.end)
+        return rp_detail(RP_ERR_MALFORMED, detail, detail_size, "%zu trailing bytes after the map",
+                         (size_t)(c.end - c.p));
+    return finish(&d);
+}
+
+/* ---- JSON ---- */
+
+/* Scratch for decoded JSON strings: every length limit is below it, and RFC 3339 times fit. */
+#define JSON_SCRATCH 128
+
+enum rp_err rp_event_decode_json(const void *buf, size_t len, struct rp_event *ev, char *detail,
+                                 size_t detail_size)
+{
+    if (len > RP_EVENT_MAX_BYTES)
+        return rp_detail(RP_ERR_TOO_LARGE, detail, detail_size, "message of %zu bytes exceeds %d",
+                         len, RP_EVENT_MAX_BYTES);
+    const char *base = buf;
+    struct rp_json_cur c = {base, base + len};
+    char kscratch[16], vscratch[JSON_SCRATCH];
+    struct rp_wval key, v;
+    rp_json_ws(&c);
+    if (c.p == c.end)
+        return rp_detail(RP_ERR_MALFORMED, detail, detail_size, "empty message");
+    if (*c.p != '{') {
+        if (rp_json_value(&c, vscratch, sizeof vscratch, &v) == 0)
+            return rp_detail(RP_ERR_NOT_A_MAP, detail, detail_size,
+                             "top-level JSON value is a %s, not an object", kind_name(v.kind));
+        return rp_detail(RP_ERR_MALFORMED, detail, detail_size, "not JSON");
+    }
+    c.p++;
+    struct dec d;
+    dec_init(&d, ev, detail, detail_size, true);
+    rp_json_ws(&c);
+    if (c.p < c.end && *c.p == '}') {
+        c.p++;
+    } else {
+        for (;;) {
+            rp_json_ws(&c);
+            const size_t koff = (size_t)(c.p - base);
+            if (c.p >= c.end || *c.p != '"')
+                goto bad;
+            if (rp_json_string(&c, kscratch, sizeof kscratch, &key) != 0 || key.bad_utf8)
+                goto bad;
+            int k = key.len <= 9 ? key_lookup(key.s, key.len) : -1;
+            rp_json_ws(&c);
+            if (c.p >= c.end || *c.p != ':')
+                goto bad;
+            c.p++;
+            rp_json_ws(&c);
+            if (rp_json_value(&c, vscratch, sizeof vscratch, &v) != 0)
+                goto bad;
+            if (v.kind == RP_W_MAP || v.kind == RP_W_ARRAY) {
+                int rc = rp_json_skip_container(&c, v.kind == RP_W_MAP, 2, RP_EVENT_MAX_DEPTH);
+                if (rc == -2)
+                    return rp_detail(RP_ERR_TOO_LARGE, detail, detail_size,
+                                     "value nested deeper than %d levels (entry at byte %zu)",
+                                     RP_EVENT_MAX_DEPTH, koff);
+                if (rc != 0)
+                    goto bad;
+            } else if (v.kind == RP_W_STR && v.bad_utf8 && k < 0) {
+                return rp_detail(RP_ERR_MALFORMED, detail, detail_size,
+                                 "invalid UTF-8 in a string at byte %zu", koff);
+            }
+            if (k == K_TS && v.kind == RP_W_STR && v.s == vscratch && v.len > sizeof vscratch) {
+                /* Only `ts` reads a decoded string whole; no time is that long. */
+                field_err(&d, RP_ERR_BAD_FIELD_TYPE, k, "not an RFC 3339 time");
+                k = -1;
+            }
+            if (k == K_TYPE && v.s == vscratch && v.len > sizeof vscratch)
+                v.len = sizeof vscratch; /* no type name is that long: unknown either way */
+            if (k >= 0 && known_key(&d, k, &v, koff) != 0)
+                return RP_ERR_MALFORMED;
+            rp_json_ws(&c);
+            if (c.p < c.end && *c.p == ',') {
+                c.p++;
+                continue;
+            }
+            if (c.p < c.end && *c.p == '}') {
+                c.p++;
+                break;
+            }
+            goto bad;
+        }
+    }
+    rp_json_ws(&c);
+    if (c.p != c.end)
+        return rp_detail(RP_ERR_MALFORMED, detail, detail_size,
+                         "%zu trailing bytes after the object", (size_t)(c.end - c.p));
+    return finish(&d);
+bad:
+    return rp_detail(RP_ERR_MALFORMED, detail, detail_size, "invalid JSON at byte %zu",
+                     (size_t)(c.p - base));
+}
+
+enum rp_err rp_event_decode(const void *buf, size_t len, struct rp_event *ev, char *detail,
+                            size_t detail_size)
+{
+    if (len > RP_EVENT_MAX_BYTES)
+        return rp_detail(RP_ERR_TOO_LARGE, detail, detail_size, "message of %zu bytes exceeds %d",
+                         len, RP_EVENT_MAX_BYTES);
+    if (rp_event_detect(buf, len) == RP_FMT_JSON)
+        return rp_event_decode_json(buf, len, ev, detail, detail_size);
+    return rp_event_decode_msgpack(buf, len, ev, detail, detail_size);
+}
+
+/* ---- encoders ---- */
+
+/* Integral amounts go out as uints (smaller, and what producers write); others as float64 so
+ * that decode(encode(x)) == x exactly. */
+static bool integral(double x)
+{
+    return x >= 0 && x < 9007199254740992.0 && x == (double)(uint64_t)x && !signbit(x);
+}
+
+size_t rp_event_encode_msgpack(const struct rp_event *ev, void *out, size_t cap)
+{
+    struct rp_wbuf w = {out, (char *)out + cap, false};
+    const uint32_t opt = ev->present & 0xff;
+    rp_mp_put_map(&w, 4 + (uint32_t)__builtin_popcount(opt));
+    rp_mp_put_str(&w, "v", 1);
+    rp_mp_put_uint(&w, 1);
+    rp_mp_put_str(&w, "cid", 3);
+    rp_mp_put_str(&w, ev->cid.bytes, ev->cid.len);
+    rp_mp_put_str(&w, "ts", 2);
+    rp_mp_put_int(&w, ev->ts_ms);
+    rp_mp_put_str(&w, "type", 4);
+    const char *tn = rp_event_type_name(ev->type);
+    if (!tn)
+        return 0;
+    rp_mp_put_str(&w, tn, strlen(tn));
+    if (opt & RP_F_VALUE) {
+        rp_mp_put_str(&w, "value", 5);
+        if (integral(ev->value))
+            rp_mp_put_uint(&w, (uint64_t)ev->value);
+        else
+            rp_mp_put_double(&w, ev->value);
+    }
+    if (opt & RP_F_SCORE) {
+        rp_mp_put_str(&w, "score", 5);
+        rp_mp_put_int(&w, ev->score);
+    }
+    if (opt & RP_F_SENTIMENT) {
+        rp_mp_put_str(&w, "sentiment", 9);
+        rp_mp_put_double(&w, ev->sentiment);
+    }
+    if (opt & RP_F_REF) {
+        rp_mp_put_str(&w, "ref", 3);
+        rp_mp_put_str(&w, ev->ref.bytes, ev->ref.len);
+    }
+    if (opt & RP_F_TARGET) {
+        rp_mp_put_str(&w, "target", 6);
+        rp_mp_put_str(&w, ev->target.bytes, ev->target.len);
+    }
+    if (opt & RP_F_REFERRER) {
+        rp_mp_put_str(&w, "referrer", 8);
+        rp_mp_put_str(&w, ev->referrer.bytes, ev->referrer.len);
+    }
+    if (opt & RP_F_CHANNEL) {
+        rp_mp_put_str(&w, "channel", 7);
+        rp_mp_put_str(&w, ev->channel, ev->channel_len);
+    }
+    if (opt & RP_F_ID) {
+        rp_mp_put_str(&w, "id", 2);
+        rp_mp_put_str(&w, ev->id.bytes, ev->id.len);
+    }
+    return w.full ? 0 : (size_t)(w.p - (char *)out);
+}
+
+size_t rp_event_encode_json(const struct rp_event *ev, char *out, size_t cap)
+{
+    if (cap == 0)
+        return 0;
+    struct rp_wbuf w = {out, out + cap - 1, false}; /* room kept for the NUL */
+    const char *tn = rp_event_type_name(ev->type);
+    if (!tn)
+        return 0;
+    rp_json_put_lit(&w, "{\"v\":1,\"cid\":");
+    rp_json_put_str(&w, ev->cid.bytes, ev->cid.len);
+    rp_json_put_lit(&w, ",\"ts\":");
+    rp_json_put_int(&w, ev->ts_ms);
+    rp_json_put_lit(&w, ",\"type\":\"");
+    rp_json_put_lit(&w, tn);
+    rp_json_put_lit(&w, "\"");
+    if (ev->present & RP_F_VALUE) {
+        rp_json_put_lit(&w, ",\"value\":");
+        rp_json_put_double(&w, ev->value);
+    }
+    if (ev->present & RP_F_SCORE) {
+        rp_json_put_lit(&w, ",\"score\":");
+        rp_json_put_int(&w, ev->score);
+    }
+    if (ev->present & RP_F_SENTIMENT) {
+        rp_json_put_lit(&w, ",\"sentiment\":");
+        rp_json_put_double(&w, ev->sentiment);
+    }
+    if (ev->present & RP_F_REF) {
+        rp_json_put_lit(&w, ",\"ref\":");
+        rp_json_put_str(&w, ev->ref.bytes, ev->ref.len);
+    }
+    if (ev->present & RP_F_TARGET) {
+        rp_json_put_lit(&w, ",\"target\":");
+        rp_json_put_str(&w, ev->target.bytes, ev->target.len);
+    }
+    if (ev->present & RP_F_REFERRER) {
+        rp_json_put_lit(&w, ",\"referrer\":");
+        rp_json_put_str(&w, ev->referrer.bytes, ev->referrer.len);
+    }
+    if (ev->present & RP_F_CHANNEL) {
+        rp_json_put_lit(&w, ",\"channel\":");
+        rp_json_put_str(&w, ev->channel, ev->channel_len);
+    }
+    if (ev->present & RP_F_ID) {
+        rp_json_put_lit(&w, ",\"id\":");
+        rp_json_put_str(&w, ev->id.bytes, ev->id.len);
+    }
+    rp_wbuf_byte(&w, '}');
+    if (w.full)
+        return 0;
+    *w.p = '\0';
+    return (size_t)(w.p - out);
+}
+
+/* ---- framing ---- */
+
+size_t rp_msgpack_frame(const void *buf, size_t len)
+{
+    /* One counter of values still to read: a container adds its children. No recursion, no
+     * stack: the nesting depth does not matter here (the decoder bounds it). */
+    struct rp_mp_cur c = {buf, (const uint8_t *)buf + len};
+    uint64_t pending = 1;
+    struct rp_wval v;
+    while (pending > 0) {
+        if (c.p >= c.end)
+            return 0;
+        if (*c.p == 0xc1)
+            return (size_t)-1;
+        if (rp_mp_read(&c, &v) != 0)
+            return 0; /* a prefix: the header or payload is not all there yet */
+        pending--;
+        if (v.kind == RP_W_MAP)
+            pending += v.n * 2;
+        else if (v.kind == RP_W_ARRAY)
+            pending += v.n;
+    }
+    return (size_t)(c.p - (const uint8_t *)buf);
+}
+
+enum rp_err rp_cid_set(struct rp_cid *cid, const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0)
+        return RP_ERR_OUT_OF_RANGE;
+    if (n > RP_CID_MAX)
+        return RP_ERR_TOO_LARGE;
+    memcpy(cid->bytes, s, n);
+    cid->len = (uint8_t)n;
+    return RP_OK;
+}
