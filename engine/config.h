@@ -52,7 +52,9 @@ void rp_config_fini(struct rp_config *cfg);
 
 /**
  * Parses the file at `path` over the defaults already in `cfg` (call rp_config_init first).
- * On error returns RP_ERR_CONFIG and writes "FILE:LINE: [section] key: reason" into errstr.
+ * On error returns RP_ERR_CONFIG and writes "FILE:LINE: [section] key: reason" into errstr
+ * (RP_ERR_IO when the file cannot be read, RP_ERR_NOMEM); `cfg` is then left unchanged.
+ * [kafka] afterwards holds the file's keys in file order, then earlier keys the file did not set.
  */
 int rp_config_load(struct rp_config *cfg, const char *path, char *errstr, size_t errstr_size);
 /** Same from a string (tests, fuzzing); `name` stands for the file name in messages. */
@@ -70,5 +72,19 @@ int rp_duration_parse(const char *s, int64_t *out_ms);
  * Markdown to `out`: generated from the same key table the parser uses.
  */
 void rp_config_reference(FILE *out);
+
+/**
+ * Every key as "section.key" ("engine.workers", "scoring.weight.view", and the [kafka] keys that
+ * have a rapport default, "kafka.group.id"), in reference order; NULL-terminated. Static storage,
+ * valid for the life of the process. Returns the count.
+ */
+size_t rp_config_keys(const char *const **keys_out);
+
+/**
+ * Writes the value of `section`.`key` in `cfg` as the reference shows it ("7d", "0.7",
+ * "at_least_once"). Returns 0 or RP_ERR_NOT_FOUND for an unknown key.
+ */
+int rp_config_format_value(const struct rp_config *cfg, const char *section, const char *key,
+                           char *buf, size_t size);
 
 #endif
