@@ -77,8 +77,9 @@ cmd_fetch() {
     # a cache that looks complete.
     local tmp
     tmp=$(mktemp -d "$(dirname "$cache")/.fetch.XXXXXX")
+    # (sed: Debian's Maven prints colour resets even in batch mode)
     if ! mvn -B -q --no-transfer-progress -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="$tmp" </dev/null; then
+        -DincludeScope=runtime -DoutputDirectory="$tmp" </dev/null 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2; then
         rm -rf "$tmp"
         die "maven could not resolve $pom (network? proxy settings in ~/.m2/settings.xml?)"
     fi
