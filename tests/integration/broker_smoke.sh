@@ -1,6 +1,7 @@
 # broker_smoke: the test broker and the kcat helpers work: 1000 keyed messages go in and come back
-# with their keys, each key on the partition a Java client would pick (murmur2), so that topics
-# produced by kcat in other tests are co-partitioned like rapport's own.
+# with their keys (read directly and by a consumer group), each key on the partition a Java client
+# would pick (murmur2), so that topics produced by kcat in other tests are co-partitioned like
+# rapport's own.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -23,6 +24,13 @@ diff -q "$IT_TMP/want" "$IT_TMP/got" >/dev/null ||
 
 # Nothing more in the topic than what was produced.
 it_assert_eq "$n" "$(it_count "$topic")" "messages in $topic"
+
+# A consumer group (the group coordinator and __consumer_offsets work on one node) reads them all
+# too, from all 4 partitions.
+group=$(it_group smoke)
+timeout 60 kcat -b "$KAFKA_BOOTSTRAP" -G "$group" -X auto.offset.reset=earliest -q -c "$n" \
+    -f '%p\n' "$topic" >"$IT_TMP/group" || it_fail "group $group read $(wc -l <"$IT_TMP/group") of $n in 60s"
+it_assert_eq "$parts" "$(sort -u "$IT_TMP/group" | wc -l)" "partitions read by group $group"
 
 # Every key on Kafka's default partition: toPositive(murmur2(key)) % partitions, as in
 # org.apache.kafka.common.utils.Utils.murmur2.
