@@ -61,10 +61,11 @@ struct rp_metrics_worker {
     rp_counter state_bytes;                /* gauge: bytes of state this worker holds */
     rp_counter ring_occupancy;             /* gauge: batches waiting in this worker's ring */
     /* rapport_batch_seconds: per-bucket (non-cumulative) counts, bucket RP_METRICS_BATCH_BUCKETS
-     * is +Inf; the sum in nanoseconds (exact integer, converted on render). */
+     * is +Inf; the sum in nanoseconds (exact integer, converted on render). There is no separate
+     * count: _count is rendered as the sum of the buckets, so it always equals the +Inf bucket
+     * even while a batch is being recorded. Use rp_metrics_observe_batch, not these fields. */
     rp_counter batch_bucket[RP_METRICS_BATCH_BUCKETS + 1];
     rp_counter batch_sum_ns;
-    rp_counter batch_count;
 } __attribute__((aligned(RP_METRICS_CACHELINE)));
 
 struct rp_metrics;
