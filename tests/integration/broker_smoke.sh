@@ -13,12 +13,13 @@ topic=$(it_topic smoke "$parts")
 for ((i = 1; i <= n; i++)); do echo "cid-$i:value-$i:payload"; done >"$IT_TMP/in"
 it_produce "$topic" <"$IT_TMP/in"
 
-it_consume "$topic" "$n" 60 -f '%p %k:%s\n' >"$IT_TMP/out"
+# Tab-separated, so that the check below sees where kcat put the end of the key.
+it_consume "$topic" "$n" 60 -f '%p\t%k\t%s\n' >"$IT_TMP/out"
 it_assert_eq "$n" "$(wc -l <"$IT_TMP/out")" "messages read back"
 
 # Same key:value pairs, none lost, none duplicated, none altered.
-cut -d' ' -f2- "$IT_TMP/out" | sort >"$IT_TMP/got"
-sort "$IT_TMP/in" >"$IT_TMP/want"
+cut -f2- "$IT_TMP/out" | sort >"$IT_TMP/got"
+sed 's/:/\t/' "$IT_TMP/in" | sort >"$IT_TMP/want"
 diff -q "$IT_TMP/want" "$IT_TMP/got" >/dev/null ||
     it_fail "messages differ from what was produced: $(diff "$IT_TMP/want" "$IT_TMP/got" | head -5)"
 
@@ -65,8 +66,7 @@ bad = used = 0
 seen = set()
 with open(path) as f:
     for line in f:
-        p, rest = line.rstrip("\n").split(" ", 1)
-        key = rest.split(":", 1)[0]
+        p, key, _ = line.rstrip("\n").split("\t", 2)
         want = (murmur2(key.encode()) & 0x7FFFFFFF) % parts
         seen.add(int(p))
         if int(p) != want:
