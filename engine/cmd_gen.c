@@ -145,7 +145,7 @@ static bool pace(const struct pacer *p, uint64_t sent)
     if (p->rate > 0) {
         int64_t due = p->t0 + (int64_t)((double)sent * 1000.0 / p->rate);
         if (due > now) {
-            if (p->deadline && due > p->deadline) {
+            if (p->deadline && due >= p->deadline) {
                 sleep_ms(p->deadline - now);
                 return false;
             }

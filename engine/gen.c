@@ -199,7 +199,6 @@ struct cust {
     float gap_days;    /* mean gap between sessions at full activity, Zipf and scale applied */
     float activity;    /* Zipf multiplier */
     uint32_t referrer; /* index + 1 of the advocate who referred it; 0: none */
-    uint32_t pos;      /* position in the customer heap; UINT32_MAX when not in it */
     uint16_t left;     /* events left in the current session */
     uint16_t n_questions;
     uint16_t n_complaints;
@@ -217,14 +216,19 @@ struct followup {
     uint8_t type; /* enum rp_event_type */
 };
 
+struct hent {
+    int64_t t;
+    uint32_t c;
+};
+
 struct rp_gen {
     struct rp_gen_config cfg;
     struct rng rng;
     int64_t end_ms;
     struct cust *cust;
     uint32_t n;
-    /* min-heap of customer indexes by (next_ms, index) */
-    uint32_t *heap;
+    /* 4-ary min-heap of customers by (next_ms, index); room for n + pool_len entries */
+    struct hent *heap;
     uint32_t heap_len;
     /* min-heap of follow-ups by (ts, seq) */
     struct followup *fu;
@@ -313,67 +317,74 @@ int rp_gen_mix_parse(struct rp_gen_config *cfg, const char *s, char *errstr, siz
 /* Heaps                                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
-static inline bool cust_less(const struct rp_gen *g, uint32_t a, uint32_t b)
+/*
+ * The customer heap is 4-ary with the key stored inline ({time, index}, 16 bytes): the four
+ * children of a node share one cache line and a sift-down never touches the customer records,
+ * which is what dominates at a million customers. Decrease-key (a referral bringing a sign-up
+ * forward) pushes a second entry; an entry whose time is no longer its customer's next_ms is
+ * stale and skipped when it reaches the top.
+ */
+static inline bool hent_less(struct hent a, struct hent b)
 {
-    int64_t ta = g->cust[a].next_ms, tb = g->cust[b].next_ms;
-    return ta < tb || (ta == tb && a < b);
-}
-
-static void cheap_set(struct rp_gen *g, uint32_t i, uint32_t c)
-{
-    g->heap[i] = c;
-    g->cust[c].pos = i;
+    return a.t < b.t || (a.t == b.t && a.c < b.c);
 }
 
 static void cheap_up(struct rp_gen *g, uint32_t i)
 {
-    uint32_t c = g->heap[i];
+    struct hent e = g->heap[i];
     while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (!cust_less(g, c, g->heap[p]))
+        uint32_t p = (i - 1) / 4;
+        if (!hent_less(e, g->heap[p]))
             break;
-        cheap_set(g, i, g->heap[p]);
+        g->heap[i] = g->heap[p];
         i = p;
     }
-    cheap_set(g, i, c);
+    g->heap[i] = e;
 }
 
 static void cheap_down(struct rp_gen *g, uint32_t i)
 {
-    uint32_t c = g->heap[i];
+    struct hent e = g->heap[i];
+    uint32_t n = g->heap_len;
     for (;;) {
-        uint32_t l = 2 * i + 1;
-        if (l >= g->heap_len)
+        uint32_t first = 4 * i + 1;
+        if (first >= n)
             break;
-        uint32_t m = l;
-        if (l + 1 < g->heap_len && cust_less(g, g->heap[l + 1], g->heap[l]))
-            m = l + 1;
-        if (!cust_less(g, g->heap[m], c))
+        uint32_t m = first, last = first + 4 < n ? first + 4 : n;
+        for (uint32_t k = first + 1; k < last; k++)
+            if (hent_less(g->heap[k], g->heap[m]))
+                m = k;
+        if (!hent_less(g->heap[m], e))
             break;
-        cheap_set(g, i, g->heap[m]);
+        g->heap[i] = g->heap[m];
         i = m;
     }
-    cheap_set(g, i, c);
+    g->heap[i] = e;
 }
 
 static void cheap_push(struct rp_gen *g, uint32_t c)
 {
-    g->heap[g->heap_len] = c;
-    g->cust[c].pos = g->heap_len;
+    g->heap[g->heap_len] = (struct hent){g->cust[c].next_ms, c};
     g->heap_len++;
     cheap_up(g, g->heap_len - 1);
 }
 
-/* Removes the top customer from the heap. */
+/* Removes the top entry. */
 static void cheap_pop(struct rp_gen *g)
 {
-    uint32_t top = g->heap[0];
-    g->cust[top].pos = UINT32_MAX;
     g->heap_len--;
     if (g->heap_len > 0) {
-        cheap_set(g, 0, g->heap[g->heap_len]);
+        g->heap[0] = g->heap[g->heap_len];
         cheap_down(g, 0);
     }
+}
+
+/* Drops stale entries from the top; returns the time of the top customer's next event. */
+static int64_t cheap_top(struct rp_gen *g)
+{
+    while (g->heap_len > 0 && g->heap[0].t != g->cust[g->heap[0].c].next_ms)
+        cheap_pop(g);
+    return g->heap_len ? g->heap[0].t : NEVER;
 }
 
 static inline bool fu_less(const struct followup *a, const struct followup *b)
@@ -526,20 +537,36 @@ static enum rp_event_type draw_type(struct rp_gen *g, const struct cust *c)
     return (enum rp_event_type)t;
 }
 
-void rp_gen_cid(uint32_t i, struct rp_cid *cid)
+/* Writes the decimal digits of `v` at `out`; returns their number (1..20). snprintf costs more
+ * than the rest of an event put together, and every event carries two or three numbers. */
+static size_t put_dec(char *out, uint64_t v)
 {
-    char buf[16];
-    int n = snprintf(buf, sizeof(buf), "c%u", (unsigned)i);
-    cid->len = (uint8_t)n;
-    memcpy(cid->bytes, buf, (size_t)n);
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
 }
 
+void rp_gen_cid(uint32_t i, struct rp_cid *cid)
+{
+    cid->bytes[0] = 'c';
+    cid->len = (uint8_t)(1 + put_dec(cid->bytes + 1, i));
+}
+
+/* ref "<kind><customer>.<n>": q for questions and their replies, t for complaint tickets */
 static void set_ref(struct rp_ref *ref, char kind, uint32_t cust, uint16_t n)
 {
-    char buf[32];
-    int len = snprintf(buf, sizeof(buf), "%c%u.%u", kind, (unsigned)cust, (unsigned)n);
+    size_t len = 0;
+    ref->bytes[len++] = kind;
+    len += put_dec(ref->bytes + len, cust);
+    ref->bytes[len++] = '.';
+    len += put_dec(ref->bytes + len, n);
     ref->len = (uint8_t)len;
-    memcpy(ref->bytes, buf, (size_t)len);
 }
 
 static void set_channel(struct rp_event *ev, const char *ch)
@@ -601,17 +628,15 @@ static void referral_target(struct rp_gen *g, uint32_t ci, int64_t t, struct rp_
             int64_t join = t + MS_MIN * 10 + (int64_t)rng_exp(&g->rng, (double)MS_DAY);
             if (join < cj->next_ms) {
                 cj->next_ms = join;
-                cheap_up(g, cj->pos); /* decrease-key */
+                cheap_push(g, j); /* decrease-key: the old entry is now stale */
             }
             rp_gen_cid(j, &ev->target);
             ev->present |= RP_F_TARGET;
             return;
         }
     }
-    char buf[24];
-    int n = snprintf(buf, sizeof(buf), "p%llu", (unsigned long long)++g->prospects);
-    ev->target.len = (uint8_t)n;
-    memcpy(ev->target.bytes, buf, (size_t)n);
+    ev->target.bytes[0] = 'p';
+    ev->target.len = (uint8_t)(1 + put_dec(ev->target.bytes + 1, ++g->prospects));
     ev->present |= RP_F_TARGET;
 }
 
@@ -834,10 +859,10 @@ static void assign_archetypes(struct rp_gen *g)
 }
 
 /* Zipf activity: a random rank per customer, weight (rank+1)^-s normalised to mean 1, mixed with
- * a floor and capped (see ZIPF_FLOOR). Uses g->heap as scratch for the rank permutation. */
+ * a floor and capped (see ZIPF_FLOOR). Uses g->pool as scratch for the rank permutation. */
 static void assign_activity(struct rp_gen *g)
 {
-    uint32_t *perm = g->heap;
+    uint32_t *perm = g->pool;
     for (uint32_t i = 0; i < g->n; i++)
         perm[i] = i;
     for (uint32_t k = g->n - 1; k > 0; k--) {
@@ -908,7 +933,8 @@ struct rp_gen *rp_gen_create(const struct rp_gen_config *cfg, char *errstr, size
     for (int i = 0; i < 4; i++)
         g->rng.s[i] = splitmix64(&sm);
     g->cust = calloc(g->n, sizeof(*g->cust));
-    g->heap = calloc(g->n, sizeof(*g->heap));
+    /* every customer once, plus one decrease-key entry per pool customer at most */
+    g->heap = calloc((size_t)g->n * 2, sizeof(*g->heap));
     g->pool = calloc(g->n, sizeof(*g->pool));
     g->fu_cap = g->n / 4 + 1024;
     g->fu = malloc(g->fu_cap * sizeof(*g->fu));
@@ -932,7 +958,6 @@ struct rp_gen *rp_gen_create(const struct rp_gen_config *cfg, char *errstr, size
     double expected = 0;
     for (uint32_t i = 0; i < g->n; i++) {
         struct cust *c = &g->cust[i];
-        c->pos = UINT32_MAX;
         c->stop_ms = NEVER;
         c->gap_days = (float)(profiles[c->arch].gap_days / c->activity);
         int64_t join = start, unsub = NEVER;
@@ -1031,7 +1056,7 @@ static void emit_followup(struct rp_gen *g, struct rp_event *ev)
 /* Emits the next event of the customer at the top of its heap into `ev` and reschedules it. */
 static void emit_customer(struct rp_gen *g, struct rp_event *ev)
 {
-    uint32_t ci = g->heap[0];
+    uint32_t ci = g->heap[0].c;
     struct cust *c = &g->cust[ci];
     int64_t t = c->next_ms, next;
     ev->ts_ms = t;
@@ -1058,10 +1083,14 @@ static void emit_customer(struct rp_gen *g, struct rp_event *ev)
             next = next_session(g, c, t);
     }
     c->next_ms = next;
-    if (next == NEVER)
+    /* heap[0] is still this customer's entry: a referral above may have pushed another
+     * customer's sign-up, but at least 10 minutes after `t`, so below the top */
+    if (next == NEVER) {
         cheap_pop(g);
-    else
+    } else {
+        g->heap[0].t = next;
         cheap_down(g, 0);
+    }
 }
 
 bool rp_gen_next(struct rp_gen *g, struct rp_event *ev)
@@ -1072,7 +1101,7 @@ bool rp_gen_next(struct rp_gen *g, struct rp_event *ev)
         g->done = true;
         return false;
     }
-    int64_t ct = g->heap_len ? g->cust[g->heap[0]].next_ms : NEVER;
+    int64_t ct = cheap_top(g);
     int64_t ft = g->fu_len ? g->fu[0].ts : NEVER;
     int64_t t = ft <= ct ? ft : ct;
     if (t == NEVER || (g->cfg.events == 0 && t >= g->end_ms)) {
@@ -1085,10 +1114,7 @@ bool rp_gen_next(struct rp_gen *g, struct rp_event *ev)
     else
         emit_customer(g, ev);
     g->count++;
-    char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)g->count);
-    memcpy(ev->id.bytes, buf, (size_t)n);
-    ev->id.len = (uint8_t)n;
+    ev->id.len = (uint8_t)put_dec(ev->id.bytes, g->count);
     ev->present |= RP_F_ID;
     return true;
 }
