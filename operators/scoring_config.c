@@ -49,7 +49,7 @@ void rp_scoring_config_defaults(struct rp_scoring_config *cfg)
     cfg->w_silence = 0.60;
     cfg->w_low_p_alive = 0.50;
     cfg->w_unanswered = 0.55;
-    cfg->w_complaint = 0.65;
+    cfg->w_complaint = 0.75; /* an ignored complaint alone reaches the 0.70 enter */
     cfg->w_negative_sentiment = 0.40;
     cfg->w_refunds = 0.35;
     cfg->w_unsubscribed = 0.95;
@@ -61,6 +61,12 @@ void rp_scoring_config_defaults(struct rp_scoring_config *cfg)
     cfg->w_positive_review = 1.0;
     cfg->w_positive_mention = 0.5;
     cfg->advocate_saturation = 4.0;
+    cfg->silence_start_gaps = 2.0;
+    cfg->silence_full_gaps = 6.0;
+    cfg->lapsed_silence_gaps = 10.0;
+    cfg->lapsed_p_alive = 0.10;
+    cfg->advocate_friction_hold = 0.3;
+    cfg->new_customer_ms = 14 * MS_DAY;
 }
 
 enum rp_err rp_scoring_config_validate(const struct rp_scoring_config *cfg, char *errstr,
@@ -94,6 +100,35 @@ enum rp_err rp_scoring_config_validate(const struct rp_scoring_config *cfg, char
         FAIL("cooldown must not be negative");
     if (!(cfg->advocate_saturation > 0))
         FAIL("advocate_saturation must be positive");
+    if (!(cfg->silence_start_gaps >= 0 && cfg->silence_full_gaps > cfg->silence_start_gaps &&
+          cfg->lapsed_silence_gaps > 0 && isfinite(cfg->silence_full_gaps) &&
+          isfinite(cfg->lapsed_silence_gaps)))
+        FAIL("silence gaps must satisfy 0 <= silence_start_gaps < silence_full_gaps, "
+             "lapsed_silence_gaps > 0");
+    if (!(cfg->lapsed_p_alive >= 0 && cfg->lapsed_p_alive <= 1 &&
+          cfg->advocate_friction_hold >= 0 && cfg->advocate_friction_hold <= 1))
+        FAIL("lapsed_p_alive and advocate_friction_hold must be in [0, 1]");
+    if (cfg->new_customer_ms < 0)
+        FAIL("new_customer must not be negative");
+    {
+        const double churn_w[] = {cfg->w_engagement_drop, cfg->w_silence,
+                                  cfg->w_low_p_alive,     cfg->w_unanswered,
+                                  cfg->w_complaint,       cfg->w_negative_sentiment,
+                                  cfg->w_refunds,         cfg->w_unsubscribed};
+        const double act_w[] = {cfg->w_referral_converted,
+                                cfg->w_referral,
+                                cfg->w_share,
+                                cfg->w_helped,
+                                cfg->w_promoter,
+                                cfg->w_positive_review,
+                                cfg->w_positive_mention};
+        for (size_t i = 0; i < sizeof(churn_w) / sizeof(churn_w[0]); i++)
+            if (!(churn_w[i] >= 0 && churn_w[i] <= 1))
+                FAIL("churn_risk component weights must be in [0, 1]");
+        for (size_t i = 0; i < sizeof(act_w) / sizeof(act_w[0]); i++)
+            if (!(act_w[i] >= 0 && isfinite(act_w[i])))
+                FAIL("advocacy act weights must be finite numbers >= 0");
+    }
     for (int i = 0; i < RP_EV__COUNT; i++)
         if (!(cfg->weight[i] >= 0 && isfinite(cfg->weight[i])))
             FAIL("weight.%s must be a finite number >= 0", rp_event_type_name(i));

@@ -42,6 +42,13 @@ struct rp_scoring_config {
     double w_referral_converted, w_referral, w_share, w_helped, w_promoter, w_positive_review,
         w_positive_mention;
     double advocate_saturation; /* acts-weight at which advocate reaches 1 - 1/e */
+    /* Shapes of the components (added with issue 3; see operators/MODEL.md). */
+    double silence_start_gaps;     /* silence starts to count after this many own gaps, 2 */
+    double silence_full_gaps;      /* ... and counts fully after this many, 6 */
+    double lapsed_silence_gaps;    /* segment lapsed: silent this many gaps (and 30 d), 10 */
+    double lapsed_p_alive;         /* segment lapsed: buyer with P(alive) below this, 0.10 */
+    double advocate_friction_hold; /* advocate x this while friction is open, 0.3 */
+    int64_t new_customer_ms;       /* segment new: first active day less than this ago, 14 d */
 };
 
 /** Fills `cfg` with the documented defaults. */

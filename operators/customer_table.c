@@ -1,0 +1,285 @@
+/* customer_table: per-customer state records, the cid hash index, the cid arena, extension pools.
+ */
+#include "customer_table.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define MAX_LOAD_NUM 3 /* grow above 3/4 full */
+#define MAX_LOAD_DEN 4
+
+static int pool_init(struct rp_pool *p, size_t elem_size, unsigned shift)
+{
+    memset(p, 0, sizeof(*p));
+    p->elem_size = (uint32_t)elem_size;
+    p->shift = shift;
+    p->count = 1; /* index 0 means "none" */
+    return 0;
+}
+
+static void pool_fini(struct rp_pool *p)
+{
+    for (uint32_t i = 0; i < p->n_chunks; i++)
+        free(p->chunks[i]);
+    free(p->chunks);
+    memset(p, 0, sizeof(*p));
+}
+
+uint32_t rp_pool_alloc(struct rp_pool *p)
+{
+    uint32_t i = p->count;
+    if (i == RP_NONE32)
+        return 0;
+    uint32_t chunk = i >> p->shift;
+    if (chunk >= p->n_chunks) {
+        if (p->n_chunks == p->cap_chunks) {
+            uint32_t nc = p->cap_chunks ? p->cap_chunks * 2 : 16;
+            void **c = realloc(p->chunks, nc * sizeof(*c));
+            if (!c)
+                return 0;
+            p->chunks = c;
+            p->cap_chunks = nc;
+        }
+        /* Records are 64 bytes: align chunks to the cache line so that each record is one. */
+        size_t bytes = (size_t)p->elem_size << p->shift;
+        void *mem = aligned_alloc(64, bytes);
+        if (!mem)
+            return 0;
+        p->chunks[p->n_chunks++] = mem;
+    }
+    p->count++;
+    memset(rp_pool_at(p, i), 0, p->elem_size);
+    return i;
+}
+
+static size_t pool_bytes(const struct rp_pool *p)
+{
+    return (size_t)p->n_chunks * ((size_t)p->elem_size << p->shift) +
+           p->cap_chunks * sizeof(void *);
+}
+
+/* Slot of a hash in [0, cap): multiply-shift ("fastrange"), so cap needs not be a power of 2. */
+static inline size_t home_slot(uint64_t h, size_t cap)
+{
+    return (size_t)(((unsigned __int128)(h & 0xffffffffu) * cap) >> 32);
+}
+
+static size_t cap_for(size_t n)
+{
+    size_t cap = n * MAX_LOAD_DEN / MAX_LOAD_NUM + 64;
+    return cap;
+}
+
+int rp_ctable_init(struct rp_ctable *t, size_t expected)
+{
+    memset(t, 0, sizeof(*t));
+    if (expected < 1024)
+        expected = 1024;
+    t->cap = cap_for(expected);
+    t->slots = calloc(t->cap, sizeof(*t->slots));
+    if (!t->slots)
+        return -1;
+    pool_init(&t->recs, sizeof(struct rp_cust), 16);
+    pool_init(&t->exts, sizeof(struct rp_ext), 14);
+    pool_init(&t->buys, sizeof(struct rp_ext_buy), 14);
+    pool_init(&t->talks, sizeof(struct rp_ext_talk), 12);
+    pool_init(&t->advs, sizeof(struct rp_ext_adv), 12);
+    return 0;
+}
+
+void rp_ctable_fini(struct rp_ctable *t)
+{
+    free(t->slots);
+    pool_fini(&t->recs);
+    pool_fini(&t->exts);
+    pool_fini(&t->buys);
+    pool_fini(&t->talks);
+    pool_fini(&t->advs);
+    for (uint32_t i = 0; i < t->n_arena; i++)
+        free(t->arena[i]);
+    free(t->arena);
+    memset(t, 0, sizeof(*t));
+}
+
+uint64_t rp_ctable_hash(const char *bytes, size_t len)
+{
+    return XXH3_64bits(bytes, len);
+}
+
+static inline bool same_cid(const struct rp_ctable *t, uint32_t idx, const char *bytes, size_t len)
+{
+    uint8_t l;
+    const char *s = rp_ctable_str(t, rp_ctable_rec(t, idx)->cid_off, &l);
+    return l == len && memcmp(s, bytes, len) == 0;
+}
+
+uint32_t rp_ctable_find(const struct rp_ctable *t, const char *bytes, size_t len, uint64_t h)
+{
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t i = home_slot(h, t->cap);
+    for (;;) {
+        uint64_t s = t->slots[i];
+        if (s == 0)
+            return RP_NONE32;
+        if ((uint32_t)(s >> 32) == tag) {
+            uint32_t idx = (uint32_t)s - 1;
+            if (same_cid(t, idx, bytes, len))
+                return idx;
+        }
+        if (++i == t->cap)
+            i = 0;
+    }
+}
+
+static int grow(struct rp_ctable *t)
+{
+    size_t ncap = t->cap * 2;
+    uint64_t *ns = calloc(ncap, sizeof(*ns));
+    if (!ns)
+        return -1;
+    for (size_t j = 0; j < t->cap; j++) {
+        uint64_t s = t->slots[j];
+        if (!s)
+            continue;
+        /* Re-hash from the stored cid: the slot keeps only 32 bits of the hash. */
+        uint32_t idx = (uint32_t)s - 1;
+        uint8_t l;
+        const char *b = rp_ctable_str(t, rp_ctable_rec(t, idx)->cid_off, &l);
+        size_t i = home_slot(rp_ctable_hash(b, l), ncap);
+        while (ns[i])
+            if (++i == ncap)
+                i = 0;
+        ns[i] = s;
+    }
+    free(t->slots);
+    t->slots = ns;
+    t->cap = ncap;
+    return 0;
+}
+
+uint32_t rp_ctable_intern(struct rp_ctable *t, const char *bytes, size_t len)
+{
+    assert(len >= 1 && len <= RP_CID_MAX);
+    const uint32_t chunk_size = 1u << RP_ARENA_SHIFT;
+    if (t->n_arena == 0 || t->arena_used + 1 + len > chunk_size) {
+        if (t->n_arena == 4096) /* 32-bit offsets: 4096 chunks of 1 MiB */
+            return RP_NONE32;
+        if (t->n_arena == t->cap_arena) {
+            uint32_t nc = t->cap_arena ? t->cap_arena * 2 : 16;
+            char **a = realloc(t->arena, nc * sizeof(*a));
+            if (!a)
+                return RP_NONE32;
+            t->arena = a;
+            t->cap_arena = nc;
+        }
+        char *c = malloc(chunk_size);
+        if (!c)
+            return RP_NONE32;
+        t->arena[t->n_arena++] = c;
+        t->arena_used = 0;
+    }
+    uint32_t off = ((t->n_arena - 1) << RP_ARENA_SHIFT) | t->arena_used;
+    char *p = t->arena[t->n_arena - 1] + t->arena_used;
+    p[0] = (char)len;
+    memcpy(p + 1, bytes, len);
+    t->arena_used += (uint32_t)(1 + len);
+    return off;
+}
+
+uint32_t rp_ctable_upsert(struct rp_ctable *t, const char *bytes, size_t len, uint64_t h,
+                          bool *created)
+{
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t i = home_slot(h, t->cap);
+    for (;;) {
+        uint64_t s = t->slots[i];
+        if (s == 0)
+            break;
+        if ((uint32_t)(s >> 32) == tag) {
+            uint32_t idx = (uint32_t)s - 1;
+            if (same_cid(t, idx, bytes, len)) {
+                *created = false;
+                return idx;
+            }
+        }
+        if (++i == t->cap)
+            i = 0;
+    }
+    /* Absent: grow first if this insert would pass the load limit, then insert. */
+    if ((size_t)(t->n + 1) * MAX_LOAD_DEN > t->cap * MAX_LOAD_NUM) {
+        if (grow(t))
+            return RP_NONE32;
+        i = home_slot(h, t->cap);
+        while (t->slots[i])
+            if (++i == t->cap)
+                i = 0;
+    }
+    uint32_t off = rp_ctable_intern(t, bytes, len);
+    if (off == RP_NONE32)
+        return RP_NONE32;
+    uint32_t idx = rp_pool_alloc(&t->recs);
+    if (idx == 0 || idx >= UINT32_MAX - 1)
+        return RP_NONE32;
+    struct rp_cust *c = rp_ctable_rec(t, idx);
+    c->cid_off = off;
+    c->due_ms = INT64_MAX;
+    c->filed_min = RP_NONE32;
+    t->slots[i] = ((uint64_t)tag << 32) | (uint64_t)(idx + 1);
+    t->n++;
+    *created = true;
+    return idx;
+}
+
+void rp_ctable_cid(const struct rp_ctable *t, const struct rp_cust *c, struct rp_cid *out)
+{
+    const char *s = rp_ctable_str(t, c->cid_off, &out->len);
+    memcpy(out->bytes, s, out->len);
+}
+
+struct rp_ext *rp_ctable_ext(struct rp_ctable *t, struct rp_cust *c, bool create)
+{
+    if (!c->ext) {
+        if (!create)
+            return NULL;
+        uint32_t i = rp_pool_alloc(&t->exts);
+        if (!i)
+            return NULL;
+        c->ext = i;
+        struct rp_ext *e = rp_pool_at(&t->exts, i);
+        for (int k = 0; k < RP_KIND__COUNT; k++)
+            e->last_enter_ms[k] = INT64_MIN;
+        return e;
+    }
+    return rp_pool_at(&t->exts, c->ext);
+}
+
+#define EXT_GETTER(name, field, pool, type)                                                        \
+    type *name(struct rp_ctable *t, struct rp_cust *c, bool create)                                \
+    {                                                                                              \
+        struct rp_ext *e = rp_ctable_ext(t, c, create);                                            \
+        if (!e)                                                                                    \
+            return NULL;                                                                           \
+        if (!e->field) {                                                                           \
+            if (!create)                                                                           \
+                return NULL;                                                                       \
+            uint32_t i = rp_pool_alloc(&t->pool);                                                  \
+            if (!i)                                                                                \
+                return NULL;                                                                       \
+                                                                                                   \
+            e->field = i;                                                                          \
+        }                                                                                          \
+        return rp_pool_at(&t->pool, e->field);                                                     \
+    }
+
+EXT_GETTER(rp_ctable_buy, buy, buys, struct rp_ext_buy)
+EXT_GETTER(rp_ctable_talk, talk, talks, struct rp_ext_talk)
+EXT_GETTER(rp_ctable_adv, adv, advs, struct rp_ext_adv)
+
+size_t rp_ctable_bytes(const struct rp_ctable *t)
+{
+    return t->cap * sizeof(*t->slots) + pool_bytes(&t->recs) + pool_bytes(&t->exts) +
+           pool_bytes(&t->buys) + pool_bytes(&t->talks) + pool_bytes(&t->advs) +
+           (size_t)t->n_arena * (1u << RP_ARENA_SHIFT) + t->cap_arena * sizeof(char *);
+}

@@ -1,0 +1,196 @@
+/* customer_table: per-customer state records, the cid hash index, the cid arena, extension pools.
+ */
+#ifndef RP_CUSTOMER_TABLE_H
+#define RP_CUSTOMER_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "signal.h"
+
+/*
+ * Memory layout (target <= 128 bytes per customer, everything included):
+ * - records: one 64-byte, cache-line-aligned struct rp_cust per customer, in chunks of
+ *   RP_CHUNK_RECS (growing never copies, and never over-allocates by 2x like a doubling array);
+ * - index: open addressing with linear probing; slots of {32-bit hash tag, record index + 1};
+ *   load <= 0.75; any capacity (the hash is mapped by multiply-shift, not masked, so a table sized
+ *   for N customers holds ~N/0.75 slots, not the next power of two);
+ * - cid bytes: an append-only arena of (1 length byte + bytes), addressed by a 32-bit offset;
+ * - extensions (signal episodes, purchases, conversation, advocacy) only for the customers that
+ *   need them, in chunked pools addressed by 32-bit indexes (0 = none). Customers are never
+ *   deleted, so the pools need no free lists.
+ * Nothing here is thread-safe: one owner thread (the pipeline's).
+ */
+
+#define RP_NONE32 UINT32_MAX
+
+/* rp_cust.flags */
+#define RP_CF_UNSUBSCRIBED 0x01u
+#define RP_CF_IN_EPISODE   0x02u /* << kind: in an episode of that kind (entered, not exited) */
+#define RP_CF_IN_WHEEL     0x08u /* t_next links this record into a timer-wheel list */
+#define RP_CF_HAS_EVENTS   0x10u /* at least one own event (credits alone do not set it) */
+
+/** The hot per-customer record: exactly one cache line. */
+struct rp_cust {
+    int64_t clock_ms;   /* max own event time; eng_* are kept as of it */
+    double eng_short;   /* decayed weighted interactions, short half-life */
+    double eng_long;    /* decayed weighted interactions, long half-life */
+    int64_t due_ms;     /* earliest pending timer check (INT64_MAX: none) */
+    int32_t first_day;  /* first active UTC day (days since epoch); valid when n_days > 0 */
+    uint16_t span_days; /* last active day - first_day (saturates at 65535) */
+    uint16_t n_days;    /* distinct active days (saturates at 65535) */
+    uint32_t cid_off;   /* cid in the arena */
+    uint32_t ext;       /* rp_ext index, 0 = none */
+    uint32_t t_next;    /* intrusive timer-wheel link (valid with RP_CF_IN_WHEEL) */
+    uint32_t filed_min; /* earliest wheel minute with an entry for this record (RP_NONE32: none) */
+    uint16_t prev_q[RP_KIND__COUNT]; /* score at the previous evaluation, x 65535 */
+    uint8_t day_bits;                /* bit i: active on day (last active day - 1 - i), i < 8 */
+    uint8_t flags;                   /* RP_CF_* */
+    uint8_t pad_[2];
+};
+
+/** Signal episodes and links to the other extensions (customers with more than engagement). */
+struct rp_ext {
+    int64_t last_enter_ms[RP_KIND__COUNT]; /* event time of the last enter (INT64_MIN: never) */
+    uint32_t episode[RP_KIND__COUNT];      /* enters so far */
+    uint32_t buy, talk, adv;               /* pool indexes, 0 = none */
+    uint32_t pad_;
+};
+
+/* rp_ext_buy.bflags */
+#define RP_BF_CONVERTED   0x01u /* a REFERRAL_CONVERTED credit was sent for this customer */
+#define RP_BF_REFERRED_BY 0x02u /* referrer_off holds who referred this customer */
+
+/** Purchases (BG/NBD inputs and monetary value). Decayed values are kept as of clock_ms. */
+struct rp_ext_buy {
+    int64_t clock_ms;    /* max purchase/refund time */
+    double money;        /* decayed purchase value (friction half-life) */
+    double refunds;      /* decayed refund value (friction half-life) */
+    int32_t first_pday;  /* first purchase UTC day; valid when n_pdays > 0 */
+    uint16_t pspan_days; /* last purchase day - first purchase day (saturates) */
+    uint16_t n_pdays;    /* distinct purchase days; x = n_pdays - 1 */
+    uint8_t pbits;       /* bit i: purchase on (last purchase day - 1 - i) */
+    uint8_t bflags;      /* RP_BF_* */
+    uint8_t pad_[2];
+    uint32_t referrer_off; /* arena offset of the referrer's cid (RP_BF_REFERRED_BY) */
+};
+
+#define RP_THREADS_MAX 4 /* open questions/complaints (and early-reply tombstones) per customer */
+enum rp_thread_kind {
+    RP_TH_FREE = 0,
+    RP_TH_QUESTION,   /* open question, opened at `at` */
+    RP_TH_COMPLAINT,  /* open complaint */
+    RP_TH_REPLY,      /* tombstone: a reply that arrived before its question */
+    RP_TH_RESOLUTION, /* tombstone: a resolution that arrived before its complaint */
+};
+
+/** Conversation: open threads by ref (hashed), decayed negative sentiment. */
+struct rp_ext_talk {
+    int64_t clock_ms; /* neg is kept as of this */
+    double neg;       /* decayed negative sentiment (friction half-life) */
+    uint64_t ref_hash[RP_THREADS_MAX];
+    int64_t at_ms[RP_THREADS_MAX];
+    uint8_t kind[RP_THREADS_MAX]; /* enum rp_thread_kind */
+    uint32_t pad_;
+};
+
+/** Categories of advocacy acts (decayed counts, advocacy half-life). */
+enum rp_act {
+    RP_ACT_REFERRAL_CONVERTED = 0,
+    RP_ACT_REFERRAL,
+    RP_ACT_SHARE,
+    RP_ACT_HELPED,
+    RP_ACT_PROMOTER,
+    RP_ACT_POSITIVE_REVIEW,
+    RP_ACT_POSITIVE_MENTION,
+    RP_ACT__COUNT
+};
+
+struct rp_ext_adv {
+    int64_t clock_ms;
+    double acts[RP_ACT__COUNT];
+};
+
+/** A pool of fixed-size elements in chunks; index 0 is reserved for "none". */
+struct rp_pool {
+    void **chunks;
+    uint32_t n_chunks, cap_chunks;
+    uint32_t count; /* elements handed out, index 0 included */
+    uint32_t elem_size;
+    unsigned shift; /* elements per chunk = 1 << shift */
+};
+
+struct rp_ctable {
+    uint64_t *slots; /* (tag << 32) | (record index + 1); 0 = empty */
+    size_t cap;      /* number of slots */
+    struct rp_pool recs;
+    struct rp_pool exts, buys, talks, advs;
+    char **arena;
+    uint32_t n_arena, cap_arena;
+    uint32_t arena_used; /* bytes used in the last arena chunk */
+    uint32_t n;          /* customers */
+};
+
+#define RP_ARENA_SHIFT 20 /* 1 MiB arena chunks */
+
+int rp_ctable_init(struct rp_ctable *t, size_t expected);
+void rp_ctable_fini(struct rp_ctable *t);
+
+static inline void *rp_pool_at(const struct rp_pool *p, uint32_t i)
+{
+    return (char *)p->chunks[i >> p->shift] + (size_t)(i & ((1u << p->shift) - 1)) * p->elem_size;
+}
+
+/** Hands out a zeroed element; returns its index, or 0 when out of memory. */
+uint32_t rp_pool_alloc(struct rp_pool *p);
+
+static inline struct rp_cust *rp_ctable_rec(const struct rp_ctable *t, uint32_t idx)
+{
+    return (struct rp_cust *)rp_pool_at(&t->recs, idx);
+}
+
+/** The hash every lookup uses (XXH3 of the cid bytes). */
+uint64_t rp_ctable_hash(const char *bytes, size_t len);
+
+/** Index of the customer `cid`, or RP_NONE32. */
+uint32_t rp_ctable_find(const struct rp_ctable *t, const char *bytes, size_t len, uint64_t h);
+
+/**
+ * Index of the customer `cid`, created (zeroed state) when absent (*created = true).
+ * RP_NONE32 when out of memory.
+ */
+uint32_t rp_ctable_upsert(struct rp_ctable *t, const char *bytes, size_t len, uint64_t h,
+                          bool *created);
+
+/** The cid bytes of an arena offset: *len gets the length. Valid until rp_ctable_fini. */
+static inline const char *rp_ctable_str(const struct rp_ctable *t, uint32_t off, uint8_t *len)
+{
+    const char *p = t->arena[off >> RP_ARENA_SHIFT] + (off & ((1u << RP_ARENA_SHIFT) - 1));
+    *len = (uint8_t)p[0];
+    return p + 1;
+}
+
+/** Copies a string (1..64 bytes) into the arena; returns its offset or RP_NONE32. */
+uint32_t rp_ctable_intern(struct rp_ctable *t, const char *bytes, size_t len);
+
+void rp_ctable_cid(const struct rp_ctable *t, const struct rp_cust *c, struct rp_cid *out);
+
+/** Extensions, created on demand (`create`); NULL when absent (or out of memory). */
+struct rp_ext *rp_ctable_ext(struct rp_ctable *t, struct rp_cust *c, bool create);
+struct rp_ext_buy *rp_ctable_buy(struct rp_ctable *t, struct rp_cust *c, bool create);
+struct rp_ext_talk *rp_ctable_talk(struct rp_ctable *t, struct rp_cust *c, bool create);
+struct rp_ext_adv *rp_ctable_adv(struct rp_ctable *t, struct rp_cust *c, bool create);
+
+/** Read-only lookups of the extensions (NULL when absent). */
+static inline const struct rp_ext *rp_ctable_ext_ro(const struct rp_ctable *t,
+                                                    const struct rp_cust *c)
+{
+    return c->ext ? (const struct rp_ext *)rp_pool_at(&t->exts, c->ext) : NULL;
+}
+
+/** Bytes held: index, records, arena, pools (capacity, not just use). */
+size_t rp_ctable_bytes(const struct rp_ctable *t);
+
+#endif

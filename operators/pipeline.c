@@ -1,0 +1,507 @@
+/* pipeline: one owner's operators glued together: state table, timers, scoring, signals, credits.
+ */
+#define _GNU_SOURCE /* qsort_r */
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conversation.h"
+#include "customer_table.h"
+#include "decay.h"
+#include "scoring.h"
+#include "signals.h"
+#include "timers.h"
+
+struct rp_pipeline {
+    struct rp_scoring_config cfg;
+    struct rp_pipeline_hooks hooks;
+    uint64_t model; /* rp_scoring_config_fingerprint(&cfg) */
+    int64_t watermark_ms;
+    struct rp_ctable table;
+    struct rp_timers timers;
+    struct rp_pipeline_stats stats;
+    int credit_depth; /* credits applied internally may cause credits: bounded recursion */
+};
+
+struct rp_pipeline *rp_pipeline_create(const struct rp_scoring_config *cfg,
+                                       const struct rp_pipeline_hooks *hooks,
+                                       size_t expected_customers, char *errstr, size_t errstr_size)
+{
+    if (rp_scoring_config_validate(cfg, errstr, errstr_size) != RP_OK)
+        return NULL;
+    if (!hooks || !hooks->on_signal) {
+        snprintf(errstr, errstr_size, "pipeline: hooks.on_signal is required");
+        return NULL;
+    }
+    struct rp_pipeline *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(errstr, errstr_size, "pipeline: out of memory");
+        return NULL;
+    }
+    p->cfg = *cfg;
+    p->hooks = *hooks;
+    p->model = rp_scoring_config_fingerprint(cfg);
+    p->watermark_ms = INT64_MIN;
+    if (rp_ctable_init(&p->table, expected_customers) || rp_timers_init(&p->timers)) {
+        rp_pipeline_destroy(p);
+        snprintf(errstr, errstr_size, "pipeline: out of memory for %zu customers",
+                 expected_customers);
+        return NULL;
+    }
+    return p;
+}
+
+void rp_pipeline_destroy(struct rp_pipeline *p)
+{
+    if (!p)
+        return;
+    rp_ctable_fini(&p->table);
+    rp_timers_fini(&p->timers);
+    free(p);
+}
+
+/* ---- evaluation and signals ---------------------------------------------------------------- */
+
+static void emit(struct rp_pipeline *p, struct rp_cust *c, enum rp_signal_kind kind,
+                 const struct rp_signal_step *st, const struct rp_score_parts *s,
+                 enum rp_segment seg, int64_t as_of)
+{
+    struct rp_signal sig;
+    memset(&sig, 0, sizeof(sig));
+    rp_ctable_cid(&p->table, c, &sig.cid);
+    sig.kind = kind;
+    sig.transition = st->transition;
+    sig.score = kind == RP_KIND_CHURN_RISK ? s->churn : s->advocate;
+    sig.previous_score = st->previous_score;
+    sig.threshold = st->threshold;
+    sig.segment = seg;
+    sig.n_reasons = rp_scoring_reasons(s, kind, sig.reasons);
+    sig.as_of_ms = as_of;
+    sig.emitted_at_ms = p->hooks.now_ms ? p->hooks.now_ms(p->hooks.opaque) : 0;
+    sig.episode = st->episode;
+    sig.model = p->model;
+    sig.signal_id = rp_signal_id(&sig.cid, kind, sig.episode, sig.transition);
+    p->stats.signals[kind][st->transition]++;
+    p->hooks.on_signal(p->hooks.opaque, &sig);
+}
+
+/* Evaluates customer `c` at `as_of`, emits the transitions. */
+static void evaluate(struct rp_pipeline *p, struct rp_cust *c, int64_t as_of)
+{
+    struct rp_score_parts s;
+    rp_scoring_eval(&p->cfg, &p->table, c, as_of, &s);
+    for (int k = 0; k < RP_KIND__COUNT; k++) {
+        struct rp_signal_step st;
+        double score = k == RP_KIND_CHURN_RISK ? s.churn : s.advocate;
+        if (rp_signals_step(&p->cfg, &p->table, c, (enum rp_signal_kind)k, score, as_of, &st))
+            emit(p, c, (enum rp_signal_kind)k, &st, &s, rp_scoring_segment(&p->cfg, c, &s, as_of),
+                 as_of);
+    }
+}
+
+static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after)
+{
+    struct rp_cust *c = rp_ctable_rec(&p->table, idx);
+    int64_t due = rp_scoring_next_check(&p->cfg, &p->table, c, after);
+    if (rp_timers_schedule(&p->timers, &p->table, idx, due))
+        c->due_ms =
+            INT64_MAX; /* out of memory for a timer node: the check is lost, not the state */
+}
+
+/* A due check: evaluate at the due time, then look for the next one. */
+static void fire(void *opaque, uint32_t idx)
+{
+    struct rp_pipeline *p = opaque;
+    struct rp_cust *c = rp_ctable_rec(&p->table, idx);
+    int64_t as_of = c->due_ms;
+    if (as_of < c->clock_ms)
+        as_of = c->clock_ms;
+    p->stats.timers_fired++;
+    evaluate(p, c, as_of);
+    reschedule(p, idx, as_of);
+}
+
+/* ---- state updates ------------------------------------------------------------------------- */
+
+/* Marks UTC day `d` in a (first, span, count, bitmap) set of distinct days. Returns true when the
+ * day was not counted yet. Exact for days no older than 8 days before the last one (the allowed
+ * lateness is at most 7 d, so an accepted event never falls further back); an older day is
+ * counted unless it is the first day or before it. */
+static bool mark_day(int32_t *first, uint16_t *span, uint16_t *n, uint8_t *bits, int32_t d)
+{
+    if (*n == 0) {
+        *first = d;
+        *span = 0;
+        *n = 1;
+        *bits = 0;
+        return true;
+    }
+    int64_t last = (int64_t)*first + *span;
+    if (d > last) {
+        int64_t shift = d - last;
+        unsigned b = shift >= 9 ? 0u : (((unsigned)*bits << shift) | (1u << (shift - 1)));
+        *bits = (uint8_t)b;
+        int64_t ns = (int64_t)*span + shift;
+        *span = (uint16_t)(ns > UINT16_MAX ? UINT16_MAX : ns);
+    } else if (d == last) {
+        return false;
+    } else if (d >= last - 8) {
+        uint8_t m = (uint8_t)(1u << (last - 1 - d));
+        if (*bits & m)
+            return false;
+        *bits |= m;
+        if (d < *first) { /* (a short history: the first day moves back) */
+            int64_t ns = last - d;
+            *first = d;
+            *span = (uint16_t)(ns > UINT16_MAX ? UINT16_MAX : ns);
+        }
+    } else if (d < *first) {
+        int64_t ns = last - d;
+        *first = d;
+        *span = (uint16_t)(ns > UINT16_MAX ? UINT16_MAX : ns);
+    } else if (d == *first) {
+        return false;
+    }
+    if (*n < UINT16_MAX)
+        (*n)++;
+    return true;
+}
+
+static void send_credit(struct rp_pipeline *p, enum rp_credit_kind kind, const struct rp_cid *to,
+                        const struct rp_cid *from, int64_t ts)
+{
+    struct rp_credit cr = {.kind = kind, .to = *to, .from = *from, .ts_ms = ts};
+    if (p->hooks.on_credit)
+        p->hooks.on_credit(p->hooks.opaque, &cr);
+    else if (p->credit_depth < 4) /* a credit causes at most one more: never loops */
+        rp_pipeline_apply_credit(p, &cr);
+}
+
+static void move_group(double *v, int n, int64_t *clock, int64_t ts, int64_t half_life)
+{
+    if (ts > *clock) {
+        double f = rp_decay_factor(ts - *clock, half_life);
+        for (int i = 0; i < n; i++)
+            v[i] *= f;
+        *clock = ts;
+    }
+}
+
+static void add_act(struct rp_pipeline *p, struct rp_cust *c, enum rp_act act, int64_t ts, double w)
+{
+    struct rp_ext_adv *a = rp_ctable_adv(&p->table, c, true);
+    if (!a)
+        return;
+    move_group(a->acts, RP_ACT__COUNT, &a->clock_ms, ts, p->cfg.half_life_advocacy_ms);
+    a->acts[act] += rp_decay_contrib(a->clock_ms, ts, w, p->cfg.half_life_advocacy_ms);
+}
+
+static void add_negative(struct rp_pipeline *p, struct rp_cust *c, int64_t ts, double w)
+{
+    struct rp_ext_talk *k = rp_ctable_talk(&p->table, c, true);
+    if (!k)
+        return;
+    move_group(&k->neg, 1, &k->clock_ms, ts, p->cfg.half_life_friction_ms);
+    k->neg += rp_decay_contrib(k->clock_ms, ts, w, p->cfg.half_life_friction_ms);
+}
+
+/* Who referred this customer (explicit `referrer` first, else a REFERRED_BY credit). */
+static bool referrer_of(struct rp_pipeline *p, const struct rp_event *ev,
+                        const struct rp_ext_buy *b, struct rp_cid *out)
+{
+    if (ev && (ev->present & RP_F_REFERRER)) {
+        *out = ev->referrer;
+        return true;
+    }
+    if (b->bflags & RP_BF_REFERRED_BY) {
+        const char *s = rp_ctable_str(&p->table, b->referrer_off, &out->len);
+        memcpy(out->bytes, s, out->len);
+        return true;
+    }
+    return false;
+}
+
+static void on_purchase(struct rp_pipeline *p, struct rp_cust *c, const struct rp_event *ev,
+                        bool refund)
+{
+    struct rp_ext_buy *b = rp_ctable_buy(&p->table, c, true);
+    if (!b)
+        return;
+    int64_t ts = ev->ts_ms, hl = p->cfg.half_life_friction_ms;
+    double v[2] = {b->money, b->refunds};
+    move_group(v, 2, &b->clock_ms, ts, hl);
+    v[refund ? 1 : 0] += rp_decay_contrib(b->clock_ms, ts, ev->value, hl);
+    b->money = v[0];
+    b->refunds = v[1];
+    if (refund)
+        return;
+    uint16_t before = b->n_pdays;
+    mark_day(&b->first_pday, &b->pspan_days, &b->n_pdays, &b->pbits, rp_day_of(ts));
+    struct rp_cid ref;
+    if (before == 0 && b->n_pdays == 1 && !(b->bflags & RP_BF_CONVERTED) &&
+        referrer_of(p, ev, b, &ref) &&
+        !(ref.len == ev->cid.len && memcmp(ref.bytes, ev->cid.bytes, ref.len) == 0)) {
+        b->bflags |= RP_BF_CONVERTED; /* once per referred customer */
+        send_credit(p, RP_CREDIT_REFERRAL_CONVERTED, &ref, &ev->cid, ts);
+    }
+}
+
+static void remember_referrer(struct rp_pipeline *p, struct rp_cust *c, const struct rp_cid *from)
+{
+    struct rp_ext_buy *b = rp_ctable_buy(&p->table, c, true);
+    if (!b || (b->bflags & RP_BF_REFERRED_BY))
+        return; /* the first referrer keeps the credit */
+    uint32_t off = rp_ctable_intern(&p->table, from->bytes, from->len);
+    if (off == RP_NONE32)
+        return;
+    b->referrer_off = off;
+    b->bflags |= RP_BF_REFERRED_BY;
+}
+
+static bool is_active(enum rp_event_type t)
+{
+    /* Replies and resolutions are the business's acts; an unsubscribe is leaving. */
+    return t != RP_EV_REPLY && t != RP_EV_RESOLUTION && t != RP_EV_UNSUBSCRIBE;
+}
+
+static void apply_state(struct rp_pipeline *p, struct rp_cust *c, const struct rp_event *ev)
+{
+    const struct rp_scoring_config *cfg = &p->cfg;
+    int64_t ts = ev->ts_ms;
+    if (!(c->flags & RP_CF_HAS_EVENTS)) {
+        c->clock_ms = ts;
+        c->flags |= RP_CF_HAS_EVENTS;
+    } else if (ts > c->clock_ms) {
+        c->eng_short *= rp_decay_factor(ts - c->clock_ms, cfg->half_life_short_ms);
+        c->eng_long *= rp_decay_factor(ts - c->clock_ms, cfg->half_life_long_ms);
+        c->clock_ms = ts;
+    }
+    double w = cfg->weight[ev->type];
+    if (w > 0) {
+        c->eng_short += rp_decay_contrib(c->clock_ms, ts, w, cfg->half_life_short_ms);
+        c->eng_long += rp_decay_contrib(c->clock_ms, ts, w, cfg->half_life_long_ms);
+    }
+    if (is_active(ev->type))
+        mark_day(&c->first_day, &c->span_days, &c->n_days, &c->day_bits, rp_day_of(ts));
+    if ((ev->present & RP_F_SENTIMENT) && ev->sentiment < 0)
+        add_negative(p, c, ts, -ev->sentiment);
+
+    switch (ev->type) {
+    case RP_EV_PURCHASE:
+        on_purchase(p, c, ev, false);
+        break;
+    case RP_EV_REFUND:
+        on_purchase(p, c, ev, true);
+        break;
+    case RP_EV_SIGNUP:
+        if (ev->present & RP_F_REFERRER)
+            remember_referrer(p, c, &ev->referrer);
+        break;
+    case RP_EV_QUESTION:
+    case RP_EV_COMPLAINT:
+    case RP_EV_REPLY:
+    case RP_EV_RESOLUTION: {
+        struct rp_ext_talk *k = rp_ctable_talk(&p->table, c, true);
+        if (!k)
+            break;
+        enum rp_thread_kind tk = ev->type == RP_EV_QUESTION    ? RP_TH_QUESTION
+                                 : ev->type == RP_EV_COMPLAINT ? RP_TH_COMPLAINT
+                                 : ev->type == RP_EV_REPLY     ? RP_TH_REPLY
+                                                               : RP_TH_RESOLUTION;
+        uint64_t h = rp_conv_ref_hash(ev->ref.bytes, ev->ref.len);
+        if (tk == RP_TH_QUESTION || tk == RP_TH_COMPLAINT)
+            rp_conv_open(k, tk, h, ts);
+        else
+            rp_conv_close(k, tk, h, ts);
+        break;
+    }
+    case RP_EV_NPS:
+        if (ev->score >= 9)
+            add_act(p, c, RP_ACT_PROMOTER, ts, 1.0);
+        else if (ev->score <= 6) /* detractor: 0 weighs 1, 6 weighs 1/7 */
+            add_negative(p, c, ts, (7.0 - ev->score) / 7.0);
+        break;
+    case RP_EV_REVIEW:
+        if (ev->score >= 4)
+            add_act(p, c, RP_ACT_POSITIVE_REVIEW, ts, 1.0);
+        else if (ev->score <= 2) /* 1 weighs 1, 2 weighs 1/2 */
+            add_negative(p, c, ts, (3.0 - ev->score) / 2.0);
+        break;
+    case RP_EV_MENTION:
+        if ((ev->present & RP_F_SENTIMENT) && ev->sentiment > 0)
+            add_act(p, c, RP_ACT_POSITIVE_MENTION, ts, 1.0);
+        break;
+    case RP_EV_SHARE:
+        add_act(p, c, RP_ACT_SHARE, ts, 1.0);
+        break;
+    case RP_EV_REFERRAL:
+        add_act(p, c, RP_ACT_REFERRAL, ts, 1.0);
+        if ((ev->present & RP_F_TARGET) &&
+            !(ev->target.len == ev->cid.len &&
+              memcmp(ev->target.bytes, ev->cid.bytes, ev->cid.len) == 0))
+            send_credit(p, RP_CREDIT_REFERRED_BY, &ev->target, &ev->cid, ts);
+        break;
+    case RP_EV_ANSWER:
+        add_act(p, c, RP_ACT_HELPED, ts, 1.0);
+        break;
+    case RP_EV_UNSUBSCRIBE:
+        c->flags |= RP_CF_UNSUBSCRIBED;
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the public operations ----------------------------------------------------------------- */
+
+enum rp_err rp_pipeline_apply(struct rp_pipeline *p, const struct rp_event *ev)
+{
+    if (ev->ts_ms < p->watermark_ms) {
+        p->stats.too_late++;
+        return RP_ERR_TOO_LATE;
+    }
+    bool created;
+    uint64_t h = rp_ctable_hash(ev->cid.bytes, ev->cid.len);
+    uint32_t idx = rp_ctable_upsert(&p->table, ev->cid.bytes, ev->cid.len, h, &created);
+    if (idx == RP_NONE32)
+        return RP_ERR_NOMEM;
+    struct rp_cust *c = rp_ctable_rec(&p->table, idx);
+    /* This customer's own checks that fall due by this event's time fire first, so that what a
+     * check sees depends on the customer's own events only, not on other customers' traffic. */
+    while (c->due_ms <= ev->ts_ms)
+        fire(p, idx);
+    apply_state(p, c, ev);
+    int64_t as_of = c->clock_ms; /* a late event is evaluated at the customer's clock */
+    evaluate(p, c, as_of);
+    reschedule(p, idx, as_of);
+    p->stats.applied++;
+    return RP_OK;
+}
+
+void rp_pipeline_apply_credit(struct rp_pipeline *p, const struct rp_credit *cr)
+{
+    bool created;
+    uint64_t h = rp_ctable_hash(cr->to.bytes, cr->to.len);
+    uint32_t idx = rp_ctable_upsert(&p->table, cr->to.bytes, cr->to.len, h, &created);
+    if (idx == RP_NONE32)
+        return;
+    struct rp_cust *c = rp_ctable_rec(&p->table, idx);
+    p->credit_depth++;
+    p->stats.credits_applied++;
+    switch (cr->kind) {
+    case RP_CREDIT_REFERRED_BY: {
+        struct rp_ext_buy *b = rp_ctable_buy(&p->table, c, true);
+        /* Only a customer who has not bought yet can convert. */
+        if (b && b->n_pdays == 0)
+            remember_referrer(p, c, &cr->from);
+        break;
+    }
+    case RP_CREDIT_REFERRAL_CONVERTED: {
+        add_act(p, c, RP_ACT_REFERRAL_CONVERTED, cr->ts_ms, 1.0);
+        int64_t as_of = cr->ts_ms > c->clock_ms ? cr->ts_ms : c->clock_ms;
+        evaluate(p, c, as_of);
+        break;
+    }
+    }
+    p->credit_depth--;
+}
+
+void rp_pipeline_advance(struct rp_pipeline *p, int64_t watermark_ms)
+{
+    if (watermark_ms <= p->watermark_ms)
+        return;
+    p->watermark_ms = watermark_ms;
+    rp_timers_advance(&p->timers, &p->table, watermark_ms, fire, p);
+}
+
+int64_t rp_pipeline_watermark(const struct rp_pipeline *p)
+{
+    return p->watermark_ms;
+}
+
+size_t rp_pipeline_customers(const struct rp_pipeline *p)
+{
+    return p->table.n;
+}
+
+size_t rp_pipeline_state_bytes(const struct rp_pipeline *p)
+{
+    return sizeof(*p) + rp_ctable_bytes(&p->table) + rp_timers_bytes(&p->timers);
+}
+
+const struct rp_pipeline_stats *rp_pipeline_stats(const struct rp_pipeline *p)
+{
+    return &p->stats;
+}
+
+/* ---- views --------------------------------------------------------------------------------- */
+
+static void fill_view(struct rp_pipeline *p, uint32_t idx, int64_t at_ms,
+                      struct rp_customer_view *v)
+{
+    const struct rp_cust *c = rp_ctable_rec(&p->table, idx);
+    struct rp_score_parts s;
+    rp_scoring_eval(&p->cfg, &p->table, c, at_ms, &s);
+    memset(v, 0, sizeof(*v));
+    rp_ctable_cid(&p->table, c, &v->cid);
+    v->churn_risk = s.churn;
+    v->advocate = s.advocate;
+    v->segment = rp_scoring_segment(&p->cfg, c, &s, at_ms);
+    v->p_alive = s.p_alive;
+    v->x = s.x;
+    v->t_x_weeks = s.t_x_weeks;
+    v->T_weeks = s.T_weeks;
+    v->engagement_short = s.eng_short;
+    v->engagement_long = s.eng_long;
+    v->n_churn_reasons = rp_scoring_reasons(&s, RP_KIND_CHURN_RISK, v->churn_reasons);
+    v->n_advocate_reasons = rp_scoring_reasons(&s, RP_KIND_ADVOCATE, v->advocate_reasons);
+    v->last_event_ms = (c->flags & RP_CF_HAS_EVENTS) ? c->clock_ms : INT64_MIN;
+    v->open_questions = s.fr.open_questions;
+    v->open_complaints = s.fr.open_complaints;
+    v->unsubscribed = (c->flags & RP_CF_UNSUBSCRIBED) != 0;
+}
+
+enum rp_err rp_pipeline_view(struct rp_pipeline *p, const struct rp_cid *cid, int64_t at_ms,
+                             struct rp_customer_view *out)
+{
+    uint32_t idx =
+        rp_ctable_find(&p->table, cid->bytes, cid->len, rp_ctable_hash(cid->bytes, cid->len));
+    if (idx == RP_NONE32)
+        return RP_ERR_NOT_FOUND;
+    fill_view(p, idx, at_ms, out);
+    return RP_OK;
+}
+
+static int cmp_cid(const void *a, const void *b, void *table)
+{
+    const struct rp_ctable *t = table;
+    uint8_t la, lb;
+    const char *sa = rp_ctable_str(t, rp_ctable_rec(t, *(const uint32_t *)a)->cid_off, &la);
+    const char *sb = rp_ctable_str(t, rp_ctable_rec(t, *(const uint32_t *)b)->cid_off, &lb);
+    int r = memcmp(sa, sb, la < lb ? la : lb);
+    if (r)
+        return r;
+    return (int)la - (int)lb;
+}
+
+enum rp_err rp_pipeline_foreach(struct rp_pipeline *p, int64_t at_ms,
+                                void (*fn)(void *opaque, const struct rp_customer_view *v),
+                                void *opaque)
+{
+    uint32_t n = p->table.n;
+    uint32_t *order = malloc((n ? n : 1) * sizeof(*order));
+    if (!order)
+        return RP_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = i + 1; /* records are numbered from 1 (0 is the pools' "none") */
+    qsort_r(order, n, sizeof(*order), cmp_cid, &p->table);
+    struct rp_customer_view v;
+    for (uint32_t i = 0; i < n; i++) {
+        fill_view(p, order[i], at_ms, &v);
+        fn(opaque, &v);
+    }
+    free(order);
+    return RP_OK;
+}

@@ -1,0 +1,226 @@
+/* scoring: churn_risk, advocate, segment and their reasons, from one customer's state at a time. */
+#include "scoring.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "bgnbd.h"
+#include "decay.h"
+
+static double clamp01(double v)
+{
+    return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/* The customer's own typical gap between active days, in ms: a mean gap shrunk towards the
+ * prior, (span + k * prior) / (n - 1 + k). Order-independent (first/last day and count only). */
+static double gap_ms(const struct rp_scoring_config *cfg, const struct rp_cust *c)
+{
+    double k = RP_RHYTHM_PRIOR_DAYS_WEIGHT;
+    return ((double)c->span_days * (double)RP_MS_DAY + k * (double)cfg->rhythm_prior_gap_ms) /
+           ((double)c->n_days - 1.0 + k);
+}
+
+/* End (exclusive) of the last active UTC day, in ms. */
+static int64_t last_active_end(const struct rp_cust *c)
+{
+    return ((int64_t)c->first_day + c->span_days + 1) * RP_MS_DAY;
+}
+
+static const struct rp_ext_buy *buy_of(const struct rp_ctable *t, const struct rp_cust *c)
+{
+    const struct rp_ext *e = rp_ctable_ext_ro(t, c);
+    return e && e->buy ? rp_pool_at(&t->buys, e->buy) : NULL;
+}
+static const struct rp_ext_talk *talk_of(const struct rp_ctable *t, const struct rp_cust *c)
+{
+    const struct rp_ext *e = rp_ctable_ext_ro(t, c);
+    return e && e->talk ? rp_pool_at(&t->talks, e->talk) : NULL;
+}
+static const struct rp_ext_adv *adv_of(const struct rp_ctable *t, const struct rp_cust *c)
+{
+    const struct rp_ext *e = rp_ctable_ext_ro(t, c);
+    return e && e->adv ? rp_pool_at(&t->advs, e->adv) : NULL;
+}
+
+void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                     const struct rp_cust *c, int64_t as_of, struct rp_score_parts *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->p_alive = 1.0;
+    double *part = out->part;
+
+    /* engagement and its drop: short-horizon rate against long-horizon rate */
+    if (c->flags & RP_CF_HAS_EVENTS) {
+        out->eng_short = rp_decay_at(c->eng_short, c->clock_ms, as_of, cfg->half_life_short_ms);
+        out->eng_long = rp_decay_at(c->eng_long, c->clock_ms, as_of, cfg->half_life_long_ms);
+    }
+    if (c->n_days > 0) {
+        int64_t tenure = as_of - (int64_t)c->first_day * RP_MS_DAY;
+        if (tenure >= 2 * cfg->half_life_short_ms && out->eng_long >= RP_DROP_MIN_LONG) {
+            double ratio = (out->eng_short / (double)cfg->half_life_short_ms) /
+                           (out->eng_long / (double)cfg->half_life_long_ms);
+            part[RP_R_ENGAGEMENT_DROP] =
+                cfg->w_engagement_drop *
+                clamp01((RP_DROP_START - ratio) / (RP_DROP_START - RP_DROP_FULL));
+        }
+        /* silence against the customer's own rhythm */
+        int64_t silent = as_of - last_active_end(c);
+        out->silence_gaps = silent > 0 ? (double)silent / gap_ms(cfg, c) : 0.0;
+        part[RP_R_SILENCE] =
+            cfg->w_silence * clamp01((out->silence_gaps - cfg->silence_start_gaps) /
+                                     (cfg->silence_full_gaps - cfg->silence_start_gaps));
+    }
+
+    /* purchases: BG/NBD P(alive), refunds against spend */
+    const struct rp_ext_buy *b = buy_of(t, c);
+    if (b && b->n_pdays > 0) {
+        out->buyer = true;
+        out->x = b->n_pdays - 1u;
+        double unit = (double)cfg->bgnbd_unit_ms;
+        out->t_x_weeks = (double)b->pspan_days * (double)RP_MS_DAY / unit;
+        int64_t T_days = (int64_t)rp_day_of(as_of) - b->first_pday;
+        if (T_days < b->pspan_days)
+            T_days = b->pspan_days;
+        out->T_weeks = (double)T_days * (double)RP_MS_DAY / unit;
+        out->p_alive = rp_bgnbd_p_alive(cfg->bgnbd_r, cfg->bgnbd_alpha, cfg->bgnbd_a, cfg->bgnbd_b,
+                                        out->x, out->t_x_weeks, out->T_weeks);
+        if (out->x >= 1)
+            part[RP_R_LOW_P_ALIVE] = cfg->w_low_p_alive * (1.0 - out->p_alive);
+    }
+    if (b && b->refunds > 0) /* same clock and half-life: the ratio needs no decay */
+        part[RP_R_REFUNDS] = cfg->w_refunds * (b->refunds / (b->refunds + b->money));
+
+    /* conversation friction and negative sentiment */
+    const struct rp_ext_talk *k = talk_of(t, c);
+    if (k) {
+        rp_conv_friction(k, as_of, cfg->answer_sla_ms, cfg->complaint_sla_ms, &out->fr);
+        if (out->fr.overdue_questions)
+            part[RP_R_UNANSWERED_QUESTION] =
+                cfg->w_unanswered * (1.0 - pow(RP_UNANSWERED_KEEP, out->fr.overdue_questions));
+        part[RP_R_OPEN_COMPLAINT] = cfg->w_complaint * out->fr.complaint;
+        double neg = rp_decay_at(k->neg, k->clock_ms, as_of, cfg->half_life_friction_ms);
+        if (neg > 0)
+            part[RP_R_NEGATIVE_SENTIMENT] = cfg->w_negative_sentiment * (1.0 - exp2(-neg));
+        out->open_friction = out->fr.open_complaints > 0 || out->fr.overdue_questions > 0;
+    }
+    if (c->flags & RP_CF_UNSUBSCRIBED)
+        part[RP_R_UNSUBSCRIBED] = cfg->w_unsubscribed;
+
+    /* churn_risk: noisy-OR of the components */
+    double keep = 1.0;
+    for (int r = RP_R_ENGAGEMENT_DROP; r <= RP_R_UNSUBSCRIBED; r++)
+        keep *= 1.0 - clamp01(part[r]);
+    out->churn = clamp01(1.0 - keep);
+
+    /* advocate: saturating sum of weighted decayed acts, held down by open friction */
+    const struct rp_ext_adv *a = adv_of(t, c);
+    if (a) {
+        const double w[RP_ACT__COUNT] = {
+            [RP_ACT_REFERRAL_CONVERTED] = cfg->w_referral_converted,
+            [RP_ACT_REFERRAL] = cfg->w_referral,
+            [RP_ACT_SHARE] = cfg->w_share,
+            [RP_ACT_HELPED] = cfg->w_helped,
+            [RP_ACT_PROMOTER] = cfg->w_promoter,
+            [RP_ACT_POSITIVE_REVIEW] = cfg->w_positive_review,
+            [RP_ACT_POSITIVE_MENTION] = cfg->w_positive_mention,
+        };
+        static const enum rp_reason_code code[RP_ACT__COUNT] = {
+            RP_R_REFERRALS_CONVERTED, RP_R_REFERRALS, RP_R_SHARES,
+            RP_R_HELPED_OTHERS,       RP_R_PROMOTER,  RP_R_POSITIVE_REVIEWS,
+            RP_R_POSITIVE_REVIEWS,
+        };
+        double f = rp_decay_factor(as_of - a->clock_ms, cfg->half_life_advocacy_ms);
+        double A = 0, Ai[RP_ACT__COUNT];
+        for (int i = 0; i < RP_ACT__COUNT; i++) {
+            Ai[i] = w[i] * a->acts[i] * f;
+            A += Ai[i];
+        }
+        if (A > 0) {
+            double adv = 1.0 - exp(-A / cfg->advocate_saturation);
+            if (out->open_friction)
+                adv *= cfg->advocate_friction_hold;
+            out->advocate = clamp01(adv);
+            for (int i = 0; i < RP_ACT__COUNT; i++)
+                part[code[i]] += out->advocate * Ai[i] / A;
+        }
+    }
+}
+
+enum rp_segment rp_scoring_segment(const struct rp_scoring_config *cfg, const struct rp_cust *c,
+                                   const struct rp_score_parts *s, int64_t as_of)
+{
+    if (c->flags & RP_CF_UNSUBSCRIBED)
+        return RP_SEG_LAPSED;
+    if (c->n_days > 0 && s->silence_gaps >= cfg->lapsed_silence_gaps &&
+        as_of - last_active_end(c) >= RP_LAPSED_MIN_SILENCE_MS)
+        return RP_SEG_LAPSED;
+    if (s->buyer && s->x >= 1 && s->p_alive < cfg->lapsed_p_alive)
+        return RP_SEG_LAPSED;
+    if ((c->flags & (RP_CF_IN_EPISODE << RP_KIND_CHURN_RISK)) ||
+        s->churn >= cfg->enter[RP_KIND_CHURN_RISK])
+        return RP_SEG_AT_RISK;
+    if ((c->flags & (RP_CF_IN_EPISODE << RP_KIND_ADVOCATE)) ||
+        s->advocate >= cfg->enter[RP_KIND_ADVOCATE])
+        return RP_SEG_ADVOCATE;
+    if (c->n_days == 0 || as_of - (int64_t)c->first_day * RP_MS_DAY < cfg->new_customer_ms)
+        return RP_SEG_NEW;
+    if (s->buyer && s->eng_long < RP_TRANSACTIONAL_MAX_LONG)
+        return RP_SEG_TRANSACTIONAL;
+    return RP_SEG_ENGAGED;
+}
+
+uint8_t rp_scoring_reasons(const struct rp_score_parts *s, enum rp_signal_kind kind,
+                           struct rp_reason out[RP_SIGNAL_MAX_REASONS])
+{
+    int lo = kind == RP_KIND_CHURN_RISK ? RP_R_ENGAGEMENT_DROP : RP_R_REFERRALS_CONVERTED;
+    int hi = kind == RP_KIND_CHURN_RISK ? RP_R_UNSUBSCRIBED : RP_R_POSITIVE_REVIEWS;
+    uint8_t n = 0;
+    for (int r = lo; r <= hi; r++) {
+        double w = s->part[r];
+        if (!(w > 1e-12))
+            continue;
+        /* insertion into the top list, largest first; equal weights keep code order */
+        int i = n < RP_SIGNAL_MAX_REASONS ? n : RP_SIGNAL_MAX_REASONS;
+        while (i > 0 && out[i - 1].weight < w) {
+            if (i < RP_SIGNAL_MAX_REASONS)
+                out[i] = out[i - 1];
+            i--;
+        }
+        if (i < RP_SIGNAL_MAX_REASONS) {
+            out[i].code = (enum rp_reason_code)r;
+            out[i].weight = w;
+            if (n < RP_SIGNAL_MAX_REASONS)
+                n++;
+        }
+    }
+    return n;
+}
+
+int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                              const struct rp_cust *c, int64_t after)
+{
+    int64_t due = INT64_MAX;
+    const struct rp_ext_talk *k = talk_of(t, c);
+    if (k)
+        due = rp_conv_next_due(k, after, cfg->answer_sla_ms, cfg->complaint_sla_ms);
+    if (c->n_days > 0 && !(c->flags & RP_CF_UNSUBSCRIBED)) {
+        /* Silence checks: where the silence component starts to count, then at quarter steps
+         * up to where it counts fully (the engagement drop and P(alive) move along with it). */
+        double g = gap_ms(cfg, c);
+        double s0 = cfg->silence_start_gaps, s1 = cfg->silence_full_gaps;
+        int64_t base = last_active_end(c);
+        for (int i = 0; i <= 4; i++) {
+            double when = (double)base + ceil((s0 + 0.25 * i * (s1 - s0)) * g);
+            if (when >= 9.2e18)
+                break;
+            int64_t d = (int64_t)when;
+            if (d > after) {
+                if (d < due)
+                    due = d;
+                break; /* the thresholds increase: the first one after `after` is the next */
+            }
+        }
+    }
+    return due;
+}

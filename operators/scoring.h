@@ -1,0 +1,53 @@
+/* scoring: churn_risk, advocate, segment and their reasons, from one customer's state at a time. */
+#ifndef RP_SCORING_H
+#define RP_SCORING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conversation.h"
+#include "customer_table.h"
+#include "scoring_config.h"
+#include "signal.h"
+
+/* Shape constants that are not configuration (documented in operators/MODEL.md). */
+#define RP_RHYTHM_PRIOR_DAYS_WEIGHT 2.0 /* pseudo-gaps of rhythm_prior_gap in the mean gap */
+#define RP_DROP_MIN_LONG            1.0 /* engagement drop needs this much long-horizon weight */
+#define RP_DROP_START               0.8 /* short/long rate ratio below which drop counts ... */
+#define RP_DROP_FULL                0.2 /* ... and at or below which it counts fully */
+#define RP_UNANSWERED_KEEP          0.4 /* c_unanswered = 1 - 0.4^(overdue questions) */
+#define RP_LAPSED_MIN_SILENCE_MS    (30 * 86400000LL)
+#define RP_TRANSACTIONAL_MAX_LONG   2.0 /* buyers with less long engagement are transactional */
+
+/** Everything a score evaluation yields (also the body of a customer view). */
+struct rp_score_parts {
+    double churn, advocate;
+    double part[RP_R__COUNT]; /* contribution of each reason: w_i*c_i (churn), share (advocate) */
+    double p_alive;
+    uint32_t x;
+    double t_x_weeks, T_weeks;
+    double eng_short, eng_long; /* decayed to as_of */
+    double silence_gaps;        /* time since the last active day, in the customer's own gaps */
+    bool buyer;                 /* at least one purchase day */
+    bool open_friction;         /* open complaint or overdue question */
+    struct rp_conv_friction fr;
+};
+
+/** Evaluates customer `c` at event time `as_of` (values are decayed forward, never backward). */
+void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                     const struct rp_cust *c, int64_t as_of, struct rp_score_parts *out);
+
+/** The segment after the scores and the episode flags (c->flags). */
+enum rp_segment rp_scoring_segment(const struct rp_scoring_config *cfg, const struct rp_cust *c,
+                                   const struct rp_score_parts *s, int64_t as_of);
+
+/** Up to RP_SIGNAL_MAX_REASONS reasons of `kind`, largest first (ties: by code). */
+uint8_t rp_scoring_reasons(const struct rp_score_parts *s, enum rp_signal_kind kind,
+                           struct rp_reason out[RP_SIGNAL_MAX_REASONS]);
+
+/** The next time strictly after `after` at which the scores should be looked at again without a
+ * new event (SLA moments, silence thresholds), or INT64_MAX. */
+int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                              const struct rp_cust *c, int64_t after);
+
+#endif

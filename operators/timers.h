@@ -1,0 +1,59 @@
+/* timers: an event-time hashed timing wheel of per-customer checks (silence, answer SLA, ...). */
+#ifndef RP_TIMERS_H
+#define RP_TIMERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "customer_table.h"
+
+/*
+ * Each customer has at most one pending check: rp_cust.due_ms, its earliest due time. The wheel
+ * files customers by due minute in a ring of RP_WHEEL_SLOTS one-minute slots (45 days); dues
+ * further away wait in an overflow list that is folded into the ring every half revolution.
+ *
+ * Filing is lazy, so that the per-event cost is near zero: when an event moves a due LATER,
+ * nothing is re-filed (the old entry pops, sees the due moved, and files itself once more); only
+ * a due EARLIER than the earliest filed entry files a new one. A record's first entry is linked
+ * through the record itself (rp_cust.t_next, no allocation); further entries come from a pool
+ * of small nodes with a free list. Stale entries are dropped when they pop. Invariant: when
+ * due_ms != INT64_MAX there is a live entry at a minute <= max(due minute, current minute).
+ */
+#define RP_WHEEL_BITS  16
+#define RP_WHEEL_SLOTS (1u << RP_WHEEL_BITS)
+
+struct rp_timer_node {
+    uint32_t cust;   /* record index */
+    uint32_t next;   /* next ref in its list */
+    uint32_t minute; /* the minute it is filed for (used while in the overflow list) */
+};
+
+struct rp_timers {
+    uint32_t *heads;   /* RP_WHEEL_SLOTS list heads (refs), RP_NONE32 = empty */
+    uint32_t overflow; /* list of nodes (refs with RP_TREF_NODE) due beyond the ring */
+    int64_t cur_min;   /* minute being processed; entries before it have popped */
+    int started;       /* cur_min is set (at the first advance) */
+    size_t in_slots, in_overflow;
+    struct rp_timer_node *nodes;
+    uint32_t n_nodes, cap_nodes, free_nodes;
+    uint32_t *scratch;
+    size_t cap_scratch;
+};
+
+/** Called for a customer whose due time is <= the watermark: it must evaluate the customer at
+ * rec->due_ms and reschedule (rp_timers_schedule with a due strictly later, or INT64_MAX). */
+typedef void (*rp_timer_fire_fn)(void *opaque, uint32_t idx);
+
+int rp_timers_init(struct rp_timers *tm);
+void rp_timers_fini(struct rp_timers *tm);
+
+/** Sets customer `idx`'s due time and files it when needed. Returns 0 or -1 (out of memory). */
+int rp_timers_schedule(struct rp_timers *tm, struct rp_ctable *t, uint32_t idx, int64_t due_ms);
+
+/** Fires, in due-time order, every customer due at or before `watermark_ms`. */
+void rp_timers_advance(struct rp_timers *tm, struct rp_ctable *t, int64_t watermark_ms,
+                       rp_timer_fire_fn fire, void *opaque);
+
+size_t rp_timers_bytes(const struct rp_timers *tm);
+
+#endif
