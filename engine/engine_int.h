@@ -1,0 +1,161 @@
+/* engine_int: structures shared by the engine's consumer thread, its workers and the producer. */
+#ifndef RP_ENGINE_INT_H
+#define RP_ENGINE_INT_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "commit.h"
+#include "config.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "ring.h"
+
+/* One line per notable event on stderr (never per record). */
+void rp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int64_t rp_wall_ms(void);
+int64_t rp_mono_ns(void);
+
+enum rp_topic_kind { RP_T_INPUT = 0, RP_T_CREDITS = 1, RP_T__COUNT };
+enum rp_batch_type { RP_B_DATA = 0, RP_B_ASSIGN, RP_B_REVOKE };
+
+/* A batch of messages of ONE partition, or a control message, handed to a worker through its
+ * ring. Allocated once in the worker's pool; the messages are owned by the batch from dispatch
+ * until the worker destroys them. */
+struct rp_batch {
+    enum rp_batch_type type;
+    struct rp_part *part;
+    struct rp_track *track; /* DATA only: the commit record this batch holds a reference on */
+    uint32_t n;
+    rd_kafka_message_t *msgs[]; /* batch_size slots */
+};
+
+/*
+ * One (topic, partition) this instance may own: the input topic's partitions and the credits
+ * topic's partitions with the same numbers (credits of partition p belong to whoever owns input
+ * partition p: same worker, same pipeline).
+ */
+struct rp_part {
+    enum rp_topic_kind topic;
+    int32_t partition;
+    /* Written by the consumer thread before the ASSIGN control is enqueued, read by the worker
+     * after dequeuing it (the ring's release/acquire orders them); stable while assigned. */
+    int64_t replay_until; /* offsets below it restore state only: their outputs already exist */
+    /* relaxed: read by HTTP threads only to pick the worker to ask; a stale value finds the
+     * pipeline missing and answers 404/503, never touches another worker's state */
+    _Atomic int worker;
+    /* --- consumer thread only --- */
+    bool assigned;
+    bool paused;
+    bool pending;     /* `open` is full and waits for ring space */
+    int64_t rewind;   /* defensive: first offset dropped while paused (-1: none) */
+    int64_t flush_ns; /* when the open batch got its first message */
+    struct rp_batch *open;
+    struct rp_commit_log log;
+    /* --- shared --- */
+    /* ready: worker has created the pipeline (input) and finished restoring. revoked: worker
+     * has processed every batch before the REVOKE control and dropped the pipeline. Both are
+     * stored with release by the worker and loaded with acquire by the consumer/HTTP threads. */
+    _Atomic int ready;
+    _Atomic int revoked;
+    /* Input only, for the watermark: max event time seen and the wall time of the last event.
+     * Written by the owning worker, read by every worker and the consumer thread; relaxed,
+     * because each is a self-contained monotonic value that publishes no other data: a stale
+     * read only holds the watermark back a little. */
+    _Atomic int64_t max_ts;
+    _Atomic int64_t last_wall_ms;
+    _Atomic int active; /* assigned here: counted in the watermark (relaxed, same reason) */
+};
+
+/* HTTP -> worker request for /customers/{cid}: one per worker; requesters serialise on `lock`
+ * (never taken by the worker, which only polls `state` between batches). */
+enum { RP_MB_IDLE = 0, RP_MB_POSTED, RP_MB_TAKEN, RP_MB_DONE };
+struct rp_mailbox {
+    pthread_mutex_t lock;
+    _Atomic int state;
+    int32_t partition;
+    struct rp_cid cid;
+    enum rp_err result;
+    struct rp_customer_view view;
+};
+
+struct rp_engine;
+
+struct rp_worker {
+    struct rp_engine *e;
+    int idx;
+    pthread_t thread;
+    bool started;
+    struct rp_ring ring; /* consumer -> worker: batches (capacity cfg.ring_size) */
+    struct rp_ring ret;  /* worker -> consumer: processed batches back to the pool */
+    /* consumer thread only */
+    struct rp_batch **free;
+    size_t n_free;
+    struct rp_batch **all;
+    size_t n_all;
+    int n_assigned; /* input partitions assigned to it */
+    /* worker thread only */
+    struct rp_pipeline **pl; /* by input partition */
+    struct rp_track *cur_track;
+    bool suppress;
+    int64_t last_tick_ns;
+    char enc[RP_SIGNAL_ENCODED_MAX];
+    struct rp_metrics_worker *mw;
+    struct rp_mailbox mb;
+    _Atomic int stop; /* relaxed: a request to exit the loop, nothing published with it */
+};
+
+struct rp_engine {
+    const struct rp_config *cfg;
+    int n_workers;
+    int32_t n_parts; /* input partitions (credits topic has the same count) */
+    char *credits_topic;
+    char *group_id;
+    rd_kafka_t *rk;    /* group consumer of the input topic */
+    rd_kafka_t *rk_cr; /* manually assigned consumer of the credits topic (mirrors rk) */
+    rd_kafka_t *prod;  /* idempotent producer: signals, dead letters, credits */
+    rd_kafka_topic_t *t_sig[RP_KIND__COUNT];
+    rd_kafka_topic_t *t_dlq, *t_credits;
+    struct rp_part *parts[RP_T__COUNT]; /* [topic][partition] */
+    struct rp_worker *workers;
+    struct rp_metrics *metrics;
+    struct rp_http *http;
+    size_t batch_size;
+    /* relaxed: stop requests (also from a signal handler); publish nothing else */
+    _Atomic int stop;
+    _Atomic int fatal;
+    /* Produces not tied to any batch (timers fired while a worker is idle): commits wait until
+     * it is zero. Incremented by workers (relaxed, before the produce), decremented by the
+     * delivery report (release); the commit path loads it with acquire. */
+    _Atomic int64_t untracked;
+    _Atomic int64_t produce_errors;
+    int64_t shutdown_deadline_ns; /* consumer thread; 0 outside shutdown */
+    bool closing;
+};
+
+/* kafka_out.c */
+int rp_out_create(struct rp_engine *e, char *errstr, size_t errstr_size);
+void rp_out_destroy(struct rp_engine *e);
+/** Worker: produces a signal (tracked by w->cur_track, or untracked when NULL). */
+void rp_out_signal(struct rp_worker *w, const struct rp_signal *s);
+/** Worker: produces a credit to the credits topic, partition of `c->to`. */
+void rp_out_credit(struct rp_worker *w, const struct rp_credit *c);
+/** Worker: dead-letters message `m` unchanged with the SPEC §1 headers. */
+void rp_out_dead_letter(struct rp_worker *w, const rd_kafka_message_t *m, enum rp_err code,
+                        const char *detail);
+/** The input partition that owns `cid` (murmur2, as Java clients and kcat -X partitioner=...). */
+int32_t rp_out_partition_of(const struct rp_engine *e, const char *key, size_t len);
+/** Credit wire format (internal topic): returns bytes written, or 0. */
+size_t rp_credit_encode(const struct rp_credit *c, uint8_t *out, size_t cap);
+enum rp_err rp_credit_decode(const void *buf, size_t len, struct rp_credit *c);
+
+/* worker.c */
+int rp_worker_start(struct rp_worker *w);
+void rp_worker_join(struct rp_worker *w);
+/** Global watermark (ms) from every active partition's max event time; INT64_MIN when none. */
+int64_t rp_engine_watermark(struct rp_engine *e, int64_t now_wall_ms);
+
+#endif

@@ -1,0 +1,294 @@
+/* worker: one engine worker thread: owns the pipelines of its partitions, decodes, applies,
+ * dead-letters, advances the watermark and answers customer lookups between batches. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine_int.h"
+#include "event.h"
+
+#define RP_WORKER_BURST 16
+/* Idle worker: recompute the watermark this often (idle partitions drop out of it). */
+#define RP_WORKER_TICK_NS (50 * 1000000LL)
+
+int64_t rp_engine_watermark(struct rp_engine *e, int64_t now_wall_ms)
+{
+    /* Minimum over active partitions of their max event time; a partition without an event for
+     * idle_partition_timeout is left out; when all are idle, the maximum of them (the stream has
+     * stopped: let timers fire up to where the data went, as `rapport score` does at its end). */
+    int64_t min_live = INT64_MAX, max_idle = INT64_MIN;
+    bool any_live = false;
+    for (int32_t p = 0; p < e->n_parts; p++) {
+        struct rp_part *pt = &e->parts[RP_T_INPUT][p];
+        if (!atomic_load_explicit(&pt->active, memory_order_relaxed))
+            continue;
+        int64_t ts = atomic_load_explicit(&pt->max_ts, memory_order_relaxed);
+        int64_t seen = atomic_load_explicit(&pt->last_wall_ms, memory_order_relaxed);
+        if (now_wall_ms - seen >= e->cfg->idle_partition_timeout_ms) {
+            if (ts > max_idle)
+                max_idle = ts;
+        } else {
+            any_live = true;
+            if (ts < min_live)
+                min_live = ts;
+        }
+    }
+    int64_t m = any_live ? min_live : max_idle;
+    if (m == INT64_MIN || m == INT64_MAX)
+        return INT64_MIN;
+    return m - e->cfg->scoring.allowed_lateness_ms;
+}
+
+static void on_signal(void *opaque, const struct rp_signal *s)
+{
+    struct rp_worker *w = opaque;
+    if (w->suppress)
+        return; /* restoring: this signal was emitted before the restart */
+    rp_metrics_add(&w->mw->signals[s->kind][s->transition], 1);
+    rp_out_signal(w, s);
+}
+
+static void on_credit(void *opaque, const struct rp_credit *c)
+{
+    struct rp_worker *w = opaque;
+    if (w->suppress)
+        return; /* restoring: already in the credits topic */
+    rp_out_credit(w, c);
+}
+
+static int64_t now_ms_hook(void *opaque)
+{
+    (void)opaque;
+    return rp_wall_ms();
+}
+
+static void advance_all(struct rp_worker *w)
+{
+    int64_t wm = rp_engine_watermark(w->e, rp_wall_ms());
+    if (wm == INT64_MIN)
+        return;
+    for (int32_t p = 0; p < w->e->n_parts; p++)
+        if (w->pl[p] && wm > rp_pipeline_watermark(w->pl[p])) {
+            /* timers of a restoring partition fired before the restart too */
+            w->suppress =
+                w->e->parts[RP_T_INPUT][p].replay_until > 0 &&
+                !atomic_load_explicit(&w->e->parts[RP_T_INPUT][p].ready, memory_order_relaxed);
+            rp_pipeline_advance(w->pl[p], wm);
+        }
+    w->suppress = false;
+}
+
+static void update_gauges(struct rp_worker *w)
+{
+    uint64_t customers = 0, bytes = 0;
+    for (int32_t p = 0; p < w->e->n_parts; p++)
+        if (w->pl[p]) {
+            customers += rp_pipeline_customers(w->pl[p]);
+            bytes += rp_pipeline_state_bytes(w->pl[p]);
+        }
+    rp_metrics_gauge_set(&w->mw->customers, customers);
+    rp_metrics_gauge_set(&w->mw->state_bytes, bytes);
+    rp_metrics_gauge_set(&w->mw->ring_occupancy, rp_ring_count(&w->ring));
+}
+
+static void mark_restored(struct rp_part *pt, int64_t offset)
+{
+    if (offset + 1 >= pt->replay_until && !atomic_load_explicit(&pt->ready, memory_order_relaxed))
+        /* release: pairs with the acquire in /readyz and the revoke wait */
+        atomic_store_explicit(&pt->ready, 1, memory_order_release);
+}
+
+static void process_input(struct rp_worker *w, struct rp_batch *b)
+{
+    struct rp_part *pt = b->part;
+    struct rp_pipeline *pl = w->pl[pt->partition];
+    struct rp_metrics_part *mp = rp_metrics_part(w->e->metrics, 1 + w->idx, pt->partition);
+    int64_t max_ts = atomic_load_explicit(&pt->max_ts, memory_order_relaxed);
+    struct rp_event ev;
+    char detail[160];
+    for (uint32_t i = 0; i < b->n; i++) {
+        rd_kafka_message_t *m = b->msgs[i];
+        w->suppress = m->offset < pt->replay_until;
+        rp_metrics_add(&mp->consumed, 1);
+        detail[0] = 0;
+        enum rp_err rc = m->payload
+                             ? rp_event_decode(m->payload, m->len, &ev, detail, sizeof(detail))
+                             : RP_ERR_MALFORMED;
+        if (!m->payload)
+            snprintf(detail, sizeof(detail), "empty message");
+        if (rc == RP_OK) {
+            if (ev.ts_ms < rp_pipeline_watermark(pl))
+                rp_metrics_add(&mp->late, 1);
+            if (ev.ts_ms > max_ts)
+                max_ts = ev.ts_ms;
+            rc = pl ? rp_pipeline_apply(pl, &ev) : RP_ERR_NOT_FOUND;
+            if (rc == RP_ERR_TOO_LATE)
+                snprintf(detail, sizeof(detail), "event time %" PRId64 " behind watermark %" PRId64,
+                         ev.ts_ms, rp_pipeline_watermark(pl));
+        }
+        if (rc == RP_OK) {
+            rp_metrics_add(&mp->applied, 1);
+        } else {
+            if (rc <= RP_OK || rc >= RP_ERR__DEAD_LETTER_END)
+                rc = RP_ERR_MALFORMED; /* cannot happen: the pipeline exists while assigned */
+            rp_metrics_add(&mp->dead_lettered[rc], 1);
+            if (!w->suppress)
+                rp_out_dead_letter(w, m, rc, detail);
+        }
+        if (w->suppress)
+            mark_restored(pt, m->offset);
+        else if (!atomic_load_explicit(&pt->ready, memory_order_relaxed))
+            atomic_store_explicit(&pt->ready, 1, memory_order_release);
+        rd_kafka_message_destroy(m);
+    }
+    w->suppress = false;
+    atomic_store_explicit(&pt->max_ts, max_ts, memory_order_relaxed);
+    atomic_store_explicit(&pt->last_wall_ms, rp_wall_ms(), memory_order_relaxed);
+}
+
+static void process_credits(struct rp_worker *w, struct rp_batch *b)
+{
+    struct rp_part *pt = b->part;
+    struct rp_pipeline *pl = w->pl[pt->partition];
+    struct rp_credit c;
+    for (uint32_t i = 0; i < b->n; i++) {
+        rd_kafka_message_t *m = b->msgs[i];
+        w->suppress = m->offset < pt->replay_until;
+        if (pl && m->payload && rp_credit_decode(m->payload, m->len, &c) == RP_OK)
+            rp_pipeline_apply_credit(pl, &c);
+        else
+            rp_log("credits partition %" PRId32 " offset %" PRId64 ": bad credit, skipped",
+                   pt->partition, m->offset);
+        rd_kafka_message_destroy(m);
+    }
+    w->suppress = false;
+}
+
+static void process(struct rp_worker *w, struct rp_batch *b)
+{
+    struct rp_engine *e = w->e;
+    struct rp_part *pt = b->part;
+    switch (b->type) {
+    case RP_B_ASSIGN:
+        if (pt->topic == RP_T_INPUT && !w->pl[pt->partition]) {
+            char err[256];
+            struct rp_pipeline_hooks hooks = {
+                .opaque = w, .on_signal = on_signal, .on_credit = on_credit, .now_ms = now_ms_hook};
+            size_t expect = (size_t)(e->cfg->expected_customers / (e->n_parts ? e->n_parts : 1));
+            w->pl[pt->partition] =
+                rp_pipeline_create(&e->cfg->scoring, &hooks, expect + 16, err, sizeof(err));
+            if (!w->pl[pt->partition]) {
+                rp_log("worker %d: partition %" PRId32 ": %s", w->idx, pt->partition, err);
+                atomic_store_explicit(&e->fatal, 1, memory_order_relaxed);
+                atomic_store_explicit(&e->stop, 1, memory_order_relaxed);
+            }
+            if (pt->replay_until <= 0)
+                atomic_store_explicit(&pt->ready, 1, memory_order_release);
+        }
+        break;
+    case RP_B_REVOKE:
+        if (pt->topic == RP_T_INPUT && w->pl[pt->partition]) {
+            rp_pipeline_destroy(w->pl[pt->partition]);
+            w->pl[pt->partition] = NULL;
+        }
+        atomic_store_explicit(&pt->ready, 0, memory_order_relaxed);
+        /* release: every batch of this partition before it has been processed and released */
+        atomic_store_explicit(&pt->revoked, 1, memory_order_release);
+        break;
+    case RP_B_DATA: {
+        int64_t t0 = rp_mono_ns();
+        w->cur_track = b->track;
+        if (pt->topic == RP_T_INPUT)
+            process_input(w, b);
+        else
+            process_credits(w, b);
+        /* Timers due under the new watermark fire now, still under this batch's record: its
+         * offsets are not committed before the signals they released are acknowledged. */
+        advance_all(w);
+        w->cur_track = NULL;
+        rp_metrics_observe_batch(w->mw, (uint64_t)(rp_mono_ns() - t0));
+        rp_track_unref(b->track, true);
+        b->n = 0;
+        break;
+    }
+    }
+    b->track = NULL;
+}
+
+static void serve_mailbox(struct rp_worker *w)
+{
+    struct rp_mailbox *mb = &w->mb;
+    int expect = RP_MB_POSTED;
+    /* acquire (on success): the request fields written before the requester's release store */
+    if (atomic_load_explicit(&mb->state, memory_order_relaxed) != RP_MB_POSTED ||
+        !atomic_compare_exchange_strong_explicit(&mb->state, &expect, RP_MB_TAKEN,
+                                                 memory_order_acquire, memory_order_relaxed))
+        return;
+    struct rp_pipeline *pl =
+        mb->partition >= 0 && mb->partition < w->e->n_parts ? w->pl[mb->partition] : NULL;
+    if (!pl) {
+        mb->result = RP_ERR_NOT_FOUND;
+    } else {
+        int64_t at = atomic_load_explicit(&w->e->parts[RP_T_INPUT][mb->partition].max_ts,
+                                          memory_order_relaxed);
+        if (at == INT64_MIN)
+            at = rp_wall_ms();
+        mb->result = rp_pipeline_view(pl, &mb->cid, at, &mb->view);
+    }
+    /* release: the answer is complete before the requester sees DONE */
+    atomic_store_explicit(&mb->state, RP_MB_DONE, memory_order_release);
+}
+
+static void *worker_main(void *arg)
+{
+    struct rp_worker *w = arg;
+    void *burst[RP_WORKER_BURST];
+    unsigned idle = 0;
+    w->last_tick_ns = rp_mono_ns();
+    while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+        size_t n = rp_ring_dequeue_burst(&w->ring, burst, RP_WORKER_BURST);
+        for (size_t i = 0; i < n; i++) {
+            process(w, burst[i]);
+            /* the return ring holds the whole pool, so this cannot fail */
+            while (!rp_ring_enqueue(&w->ret, burst[i]))
+                ;
+        }
+        serve_mailbox(w);
+        int64_t now = rp_mono_ns();
+        if (n) {
+            idle = 0;
+            update_gauges(w);
+            continue;
+        }
+        if (now - w->last_tick_ns >= RP_WORKER_TICK_NS) {
+            w->last_tick_ns = now;
+            advance_all(w); /* untracked produces: see rp_engine.untracked */
+            update_gauges(w);
+        }
+        /* Back off from spinning to short sleeps: the machine is shared with the broker. */
+        if (++idle > 64) {
+            struct timespec ts = {0, idle > 1024 ? 1000000 : 100000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+int rp_worker_start(struct rp_worker *w)
+{
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        return RP_ERR_NOMEM;
+    w->started = true;
+    return RP_OK;
+}
+
+void rp_worker_join(struct rp_worker *w)
+{
+    if (!w->started)
+        return;
+    atomic_store_explicit(&w->stop, 1, memory_order_relaxed);
+    pthread_join(w->thread, NULL);
+    w->started = false;
+}
