@@ -174,7 +174,11 @@ cmd_start() {
     # A random cluster id (Kafka's Uuid: 16 bytes, URL-safe base64, no padding) saves a JVM start
     # for `StorageTool random-uuid`.
     local cluster_id
-    cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    # (one that starts with '-' would be taken for an option by the tool's argument parser)
+    cluster_id=-
+    while [[ "$cluster_id" == -* ]]; do
+        cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    done
     say "formatting $dir/data (cluster $cluster_id)"
     if ! kjava kafka.tools.StorageTool format -t "$cluster_id" -c "$props" >"$dir/format.log" 2>&1; then
         cat "$dir/format.log" >&2
