@@ -11,9 +11,10 @@ scripts/setup.sh --tests --build-dir "$build" --cmake-args "-DRP_WERROR=$werror"
 
 need_kafka=1
 case " $* " in *" -L unit "*|*" -L cli "*) need_kafka=0 ;; esac
+root=$PWD
 if [ "$need_kafka" = 1 ] && [ -x scripts/kafka.sh ]; then
     scripts/kafka.sh start
-    trap 'scripts/kafka.sh stop' EXIT
+    trap '"$root"/scripts/kafka.sh stop' EXIT
     export KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)
 fi
 cd "$build"
