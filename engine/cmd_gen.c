@@ -32,7 +32,7 @@ static const char usage_text[] =
     "  --days D          event-time span the archetypes play out over, in days (default 30)\n"
     "  --events N        emit exactly N events: activity is scaled so that they span about\n"
     "                    --days (default: every event of the span at the natural density,\n"
-    "                    about 1.2 events per customer per day)\n"
+    "                    about 1 event per customer per day)\n"
     "  --mix SPEC        archetype weights, e.g. 'advocate=20,loyal=10' (others keep their\n"
     "                    default); 'only:loyal=1,drifting=1' starts from zero\n"
     "  --zipf S          Zipf exponent of activity between customers (default 0.8; 0 = even)\n"

@@ -42,8 +42,8 @@ struct rp_gen_config {
     int64_t start_ms;   /* event time of the span's start (default 2026-01-01T00:00:00Z) */
     int64_t span_ms;    /* event-time span the archetypes play out over (default 30 days) */
     /*
-     * 0: emit every event that falls in [start, start + span) at the natural density (about 1.5
-     * events per customer per day on average). N > 0: scale every customer's activity so that
+     * 0: emit every event that falls in [start, start + span) at the natural density (about one
+     * event per customer per day on average). N > 0: scale every customer's activity so that
      * about N events fall in the span, and emit exactly N (the tail may run slightly past the
      * span's end, or stop short of it).
      */
@@ -68,7 +68,7 @@ int rp_gen_mix_parse(struct rp_gen_config *cfg, const char *s, char *errstr, siz
 struct rp_gen;
 
 /**
- * Builds a generator: allocates its per-customer state (about 64 bytes a customer) and the
+ * Builds a generator: allocates its per-customer state (about 80 bytes a customer) and the
  * follow-up heap once; rp_gen_next then allocates nothing (the follow-up heap only grows, by
  * doubling, in the rare case it fills). Returns NULL and writes a reason into errstr when the
  * config is invalid or memory is short.
