@@ -329,3 +329,8 @@ int rp_metrics_render(const struct rp_metrics *m, char **text_out, size_t *len_o
     *len_out = len;
     return RP_OK;
 }
+
+int rp_metrics_http_render(void *metrics, char **body_out, size_t *len_out)
+{
+    return rp_metrics_render(metrics, body_out, len_out);
+}

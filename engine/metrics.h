@@ -151,5 +151,10 @@ int rp_metrics_write(const struct rp_metrics *m, FILE *out);
  * length without the NUL. Returns 0 or RP_ERR_NOMEM.
  */
 int rp_metrics_render(const struct rp_metrics *m, char **text_out, size_t *len_out);
+/**
+ * rp_metrics_render with the signature of rp_http_handlers.metrics (`metrics` is the struct
+ * rp_metrics), for an engine whose /metrics shows nothing else.
+ */
+int rp_metrics_http_render(void *metrics, char **body_out, size_t *len_out);
 
 #endif

@@ -351,6 +351,22 @@ Test(metrics, every_contract_family_has_a_type)
     rp_metrics_destroy(m);
 }
 
+Test(metrics, http_adapter_renders_the_same_text)
+{
+    struct rp_metrics *m = rp_metrics_create(1, 1, 1, NULL, 0);
+    rp_metrics_add(&rp_metrics_part(m, 0, 0)->consumed, 3);
+    char *a, *b;
+    size_t la, lb;
+    cr_assert_eq(rp_metrics_render(m, &a, &la), RP_OK);
+    cr_assert_eq(rp_metrics_http_render(m, &b, &lb), RP_OK);
+    cr_assert_eq(la, lb);
+    cr_assert_str_eq(a, b);
+    cr_assert(strstr(a, "rapport_events_consumed_total{partition=\"0\"} 3\n"));
+    free(a);
+    free(b);
+    rp_metrics_destroy(m);
+}
+
 Test(metrics, write_to_a_failing_stream)
 {
     struct rp_metrics *m = rp_metrics_create(1, 1, 1, NULL, 0);
