@@ -13,12 +13,6 @@
 #include "engine_int.h"
 #include "http.h"
 
-/* TEMPORARY until engine/http.c lands in the shared tree: weak references so the binary links
- * meanwhile (HTTP is then reported unavailable at start). Remove with the http.c commit. */
-#pragma weak rp_http_create
-#pragma weak rp_http_destroy
-#pragma weak rp_http_port
-
 /*
  * Threads and hand-offs:
  * - the caller of rp_engine_run is the consumer thread: it polls the group consumer `rk` (input
@@ -836,10 +830,6 @@ struct rp_engine *rp_engine_create(const struct rp_config *cfg, char *errstr, si
             snprintf(errstr, errstr_size, "cannot start worker thread");
             goto fail;
         }
-    if (cfg->http_listen && cfg->http_listen[0] && !rp_http_create) {
-        snprintf(errstr, errstr_size, "HTTP server not built in this binary");
-        goto fail;
-    }
     if (cfg->http_listen && cfg->http_listen[0]) {
         struct rp_http_handlers h = {
             .opaque = e, .metrics = http_metrics, .ready = http_ready, .customer = http_customer};
@@ -847,9 +837,10 @@ struct rp_engine *rp_engine_create(const struct rp_config *cfg, char *errstr, si
         if (!e->http)
             goto fail;
     }
-    rp_log("started: %d workers, input %s (%" PRId32 " partitions), group %s, credits via %s%s%s",
-           e->n_workers, cfg->topic_input, e->n_parts, e->group_id, e->credits_topic,
-           e->http ? ", http on " : "", e->http ? cfg->http_listen : "");
+    if (e->http)
+        rp_log("http on %s (port %d)", cfg->http_listen, rp_http_port(e->http));
+    rp_log("started: %d workers, input %s (%" PRId32 " partitions), group %s, credits via %s",
+           e->n_workers, cfg->topic_input, e->n_parts, e->group_id, e->credits_topic);
     return e;
 fail:
     rp_engine_destroy(e);
