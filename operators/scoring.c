@@ -205,13 +205,17 @@ int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct 
     if (k)
         due = rp_conv_next_due(k, after, cfg->answer_sla_ms, cfg->complaint_sla_ms);
     if (c->n_days > 0 && !(c->flags & RP_CF_UNSUBSCRIBED)) {
-        /* Silence checks: where the silence component starts to count, then at quarter steps
-         * up to where it counts fully (the engagement drop and P(alive) move along with it). */
+        /* Silence checks: where the silence component starts to count, at quarter steps up to
+         * where it counts fully, then every x1.5 (the engagement drop and P(alive) keep moving
+         * while silence is full), up to RP_SILENCE_MAX_GAPS gaps. */
         double g = gap_ms(cfg, c);
         double s0 = cfg->silence_start_gaps, s1 = cfg->silence_full_gaps;
         int64_t base = last_active_end(c);
-        for (int i = 0; i <= 4; i++) {
-            double when = (double)base + ceil((s0 + 0.25 * i * (s1 - s0)) * g);
+        for (int i = 0;; i++) {
+            double gaps = i <= 4 ? s0 + 0.25 * i * (s1 - s0) : s1 * pow(1.5, i - 4);
+            if (gaps > RP_SILENCE_MAX_GAPS)
+                break;
+            double when = (double)base + ceil(gaps * g);
             if (when >= 9.2e18)
                 break;
             int64_t d = (int64_t)when;

@@ -17,7 +17,8 @@
 #define RP_DROP_FULL                0.2 /* ... and at or below which it counts fully */
 #define RP_UNANSWERED_KEEP          0.4 /* c_unanswered = 1 - 0.4^(overdue questions) */
 #define RP_LAPSED_MIN_SILENCE_MS    (30 * 86400000LL)
-#define RP_TRANSACTIONAL_MAX_LONG   2.0 /* buyers with less long engagement are transactional */
+#define RP_TRANSACTIONAL_MAX_LONG   2.0    /* buyers with less long engagement are transactional */
+#define RP_SILENCE_MAX_GAPS         1000.0 /* no silence checks beyond this many gaps */
 
 /** Everything a score evaluation yields (also the body of a customer view). */
 struct rp_score_parts {

@@ -1,0 +1,665 @@
+/* test_pipeline: the operators end to end: order independence, timers, SLA, signals, credits. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decay.h"
+#include "pipeline.h"
+
+#define DAY  RP_MS_DAY
+#define HOUR RP_MS_HOUR
+#define MIN  RP_MS_MIN
+#define T0   (1767225600000LL) /* 2026-01-01T00:00:00Z */
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+#define MAX_SIGS 4096
+struct sink {
+    struct rp_signal sig[MAX_SIGS];
+    size_t n;
+    struct rp_credit credit[64];
+    size_t n_credits;
+    int64_t now;
+};
+
+static void on_signal(void *opaque, const struct rp_signal *s)
+{
+    struct sink *k = opaque;
+    cr_assert(k->n < MAX_SIGS);
+    k->sig[k->n++] = *s;
+}
+
+static void on_credit(void *opaque, const struct rp_credit *c)
+{
+    struct sink *k = opaque;
+    cr_assert(k->n_credits < 64);
+    k->credit[k->n_credits++] = *c;
+}
+
+static int64_t now_ms(void *opaque)
+{
+    return ((struct sink *)opaque)->now++;
+}
+
+static struct rp_pipeline *mk(const struct rp_scoring_config *cfg, struct sink *k, bool route)
+{
+    struct rp_scoring_config def;
+    if (!cfg) {
+        rp_scoring_config_defaults(&def);
+        cfg = &def;
+    }
+    memset(k, 0, sizeof(*k));
+    struct rp_pipeline_hooks h = {.opaque = k,
+                                  .on_signal = on_signal,
+                                  .on_credit = route ? on_credit : NULL,
+                                  .now_ms = now_ms};
+    char err[256];
+    struct rp_pipeline *p = rp_pipeline_create(cfg, &h, 16, err, sizeof(err));
+    cr_assert(p, "%s", err);
+    return p;
+}
+
+static struct rp_event ev(const char *cid, int64_t ts, enum rp_event_type type)
+{
+    struct rp_event e;
+    memset(&e, 0, sizeof(e));
+    cr_assert_eq(rp_cid_set(&e.cid, cid), RP_OK);
+    e.ts_ms = ts;
+    e.type = type;
+    return e;
+}
+
+static void set_ref(struct rp_event *e, const char *ref)
+{
+    e->present |= RP_F_REF;
+    e->ref.len = (uint8_t)strlen(ref);
+    memcpy(e->ref.bytes, ref, e->ref.len);
+}
+
+/* Applies like `rapport score`: then moves the watermark to max ts - lateness. */
+static enum rp_err feed(struct rp_pipeline *p, const struct rp_event *e, int64_t *max_ts)
+{
+    enum rp_err r = rp_pipeline_apply(p, e);
+    if (r == RP_OK && e->ts_ms > *max_ts) {
+        *max_ts = e->ts_ms;
+        rp_pipeline_advance(p, *max_ts - 5 * MIN);
+    }
+    return r;
+}
+
+static struct rp_customer_view view(struct rp_pipeline *p, const char *cid, int64_t at)
+{
+    struct rp_cid c;
+    rp_cid_set(&c, cid);
+    struct rp_customer_view v;
+    cr_assert_eq(rp_pipeline_view(p, &c, at, &v), RP_OK, "customer %s", cid);
+    return v;
+}
+
+static bool cid_is(const struct rp_signal *s, const char *cid)
+{
+    return s->cid.len == strlen(cid) && memcmp(s->cid.bytes, cid, s->cid.len) == 0;
+}
+
+static size_t count(const struct sink *k, const char *cid, enum rp_signal_kind kind,
+                    enum rp_transition tr)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < k->n; i++)
+        if (cid_is(&k->sig[i], cid) && k->sig[i].kind == kind && k->sig[i].transition == tr)
+            n++;
+    return n;
+}
+
+static bool close_rel(double a, double b, double rel)
+{
+    return fabs(a - b) <= rel * fmax(fmax(fabs(a), fabs(b)), 1e-300) || a == b;
+}
+
+/* A deterministic mixed stream: 30 customers, 40 days, every event type but cross credits. */
+static uint64_t rng_state;
+static uint32_t rnd(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+
+static size_t mixed_stream(struct rp_event *out, size_t cap)
+{
+    rng_state = 42;
+    size_t n = 0;
+    int64_t t = T0;
+    int open_q[30] = {0}, open_c[30] = {0};
+    int qstack[30][2], cstack[30];
+    int next_ref = 0;
+    while (n < cap) {
+        t += 1 + rnd() % (90 * 1000); /* < 1.5 min apart */
+        char cid[16];
+        int who = (int)(rnd() % 30);
+        snprintf(cid, sizeof(cid), "c%d", who);
+        static const enum rp_event_type types[] = {
+            RP_EV_VIEW,     RP_EV_CLICK,   RP_EV_LOGIN,     RP_EV_PURCHASE,   RP_EV_REFUND,
+            RP_EV_QUESTION, RP_EV_REPLY,   RP_EV_COMPLAINT, RP_EV_RESOLUTION, RP_EV_REVIEW,
+            RP_EV_NPS,      RP_EV_MENTION, RP_EV_SHARE,     RP_EV_ANSWER,     RP_EV_COMMENT};
+        enum rp_event_type ty = types[rnd() % (sizeof(types) / sizeof(types[0]))];
+        struct rp_event e = ev(cid, t, ty);
+        char ref[16];
+        switch (ty) {
+        case RP_EV_PURCHASE:
+        case RP_EV_REFUND:
+            e.present |= RP_F_VALUE;
+            e.value = 1 + rnd() % 200;
+            break;
+        case RP_EV_QUESTION:
+        case RP_EV_REPLY:
+            /* unique refs, replies only to open questions, at most 2 open: within the thread
+             * bound (eviction when full is the one order-dependent part, documented) */
+            if (ty == RP_EV_QUESTION ? open_q[who] >= 2 : open_q[who] == 0)
+                continue;
+            if (ty == RP_EV_QUESTION)
+                qstack[who][open_q[who]++] = next_ref++;
+            snprintf(ref, sizeof(ref), "q%d",
+                     ty == RP_EV_QUESTION ? qstack[who][open_q[who] - 1]
+                                          : qstack[who][--open_q[who]]);
+            set_ref(&e, ref);
+            break;
+        case RP_EV_COMPLAINT:
+        case RP_EV_RESOLUTION:
+            if (ty == RP_EV_COMPLAINT ? open_c[who] >= 1 : open_c[who] == 0)
+                continue;
+            if (ty == RP_EV_COMPLAINT)
+                cstack[who] = next_ref++;
+            open_c[who] += ty == RP_EV_COMPLAINT ? 1 : -1;
+            snprintf(ref, sizeof(ref), "k%d", cstack[who]);
+            set_ref(&e, ref);
+            break;
+        case RP_EV_REVIEW:
+            e.present |= RP_F_SCORE;
+            e.score = 1 + (int)(rnd() % 5);
+            break;
+        case RP_EV_NPS:
+            e.present |= RP_F_SCORE;
+            e.score = (int)(rnd() % 11);
+            break;
+        default:
+            break;
+        }
+        if (rnd() % 4 == 0) {
+            e.present |= RP_F_SENTIMENT;
+            e.sentiment = ((int)(rnd() % 201) - 100) / 100.0;
+        }
+        out[n++] = e;
+    }
+    return n;
+}
+
+static void expect_same_view(const struct rp_customer_view *a, const struct rp_customer_view *b,
+                             double rel)
+{
+    const double fa[] = {a->churn_risk, a->advocate,         a->p_alive,        a->t_x_weeks,
+                         a->T_weeks,    a->engagement_short, a->engagement_long};
+    const double fb[] = {b->churn_risk, b->advocate,         b->p_alive,        b->t_x_weeks,
+                         b->T_weeks,    b->engagement_short, b->engagement_long};
+    for (size_t i = 0; i < sizeof(fa) / sizeof(fa[0]); i++)
+        cr_expect(close_rel(fa[i], fb[i], rel), "%.*s field %zu: %.17g vs %.17g", a->cid.len,
+                  a->cid.bytes, i, fa[i], fb[i]);
+    cr_expect_eq(a->x, b->x);
+    cr_expect_eq(a->segment, b->segment);
+    cr_expect_eq(a->open_questions, b->open_questions);
+    cr_expect_eq(a->open_complaints, b->open_complaints);
+    cr_expect_eq(a->last_event_ms, b->last_event_ms);
+    cr_expect_eq(a->n_churn_reasons, b->n_churn_reasons);
+    cr_expect_eq(a->n_advocate_reasons, b->n_advocate_reasons);
+    for (int i = 0; i < a->n_churn_reasons && i < b->n_churn_reasons; i++)
+        cr_expect(close_rel(a->churn_reasons[i].weight, b->churn_reasons[i].weight, rel));
+    for (int i = 0; i < a->n_advocate_reasons && i < b->n_advocate_reasons; i++)
+        cr_expect(close_rel(a->advocate_reasons[i].weight, b->advocate_reasons[i].weight, rel));
+}
+
+struct views {
+    struct rp_customer_view v[64];
+    size_t n;
+};
+static void collect(void *opaque, const struct rp_customer_view *v)
+{
+    struct views *vs = opaque;
+    cr_assert(vs->n < 64);
+    vs->v[vs->n++] = *v;
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+Test(pipeline, shuffled_within_lateness_gives_the_same_state)
+{
+    enum { N = 6000 };
+    static struct rp_event in[N], sh[N];
+    size_t n = mixed_stream(in, N);
+    /* Shuffle inside blocks of events less than 5 minutes apart in event time: each event of a
+     * block is at or after (block max - lateness), so it is never too late. */
+    memcpy(sh, in, sizeof(in));
+    rng_state = 7;
+    for (size_t s = 0; s < n;) {
+        size_t e = s;
+        while (e < n && sh[e].ts_ms - sh[s].ts_ms < 5 * MIN)
+            e++;
+        for (size_t i = e - 1; i > s; i--) {
+            size_t j = s + rnd() % (i - s + 1);
+            struct rp_event t = sh[i];
+            sh[i] = sh[j];
+            sh[j] = t;
+        }
+        s = e;
+    }
+    cr_assert(memcmp(in, sh, sizeof(in)) != 0, "the shuffle must change the order");
+    static struct sink ka, kb;
+    struct rp_pipeline *a = mk(NULL, &ka, false), *b = mk(NULL, &kb, false);
+    int64_t ma = INT64_MIN, mb = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(feed(a, &in[i], &ma), RP_OK);
+        cr_assert_eq(feed(b, &sh[i], &mb), RP_OK, "event %zu refused", i);
+    }
+    cr_assert_eq(rp_pipeline_customers(a), rp_pipeline_customers(b));
+    /* Compare every customer's state at the end and 3 days later (decay of every value). */
+    for (int64_t later = 0; later <= 3 * DAY; later += 3 * DAY) {
+        static struct views va, vb;
+        va.n = vb.n = 0;
+        rp_pipeline_foreach(a, ma + later, collect, &va);
+        rp_pipeline_foreach(b, mb + later, collect, &vb);
+        cr_assert_eq(va.n, vb.n);
+        for (size_t i = 0; i < va.n; i++)
+            expect_same_view(&va.v[i], &vb.v[i], 1e-9);
+    }
+    rp_pipeline_destroy(a);
+    rp_pipeline_destroy(b);
+}
+
+Test(pipeline, ten_years_of_event_time_stay_finite_and_exact)
+{
+    static struct sink k;
+    struct rp_scoring_config cfg;
+    rp_scoring_config_defaults(&cfg);
+    struct rp_pipeline *p = mk(&cfg, &k, false);
+    int64_t m = INT64_MIN, t = T0;
+    long double want_s = 0, want_l = 0;
+    int days = 3653, purchases = 0;
+    int64_t first_buy = 0, last_buy = 0;
+    for (int d = 0; d < days; d++) {
+        t = T0 + d * DAY + 9 * HOUR;
+        struct rp_event e = ev("tenyears", t, RP_EV_LOGIN);
+        cr_assert_eq(feed(p, &e, &m), RP_OK);
+        if (d % 30 == 0) {
+            struct rp_event b = ev("tenyears", t + MIN, RP_EV_PURCHASE);
+            b.present |= RP_F_VALUE;
+            b.value = 10;
+            cr_assert_eq(feed(p, &b, &m), RP_OK);
+            if (!purchases++)
+                first_buy = d;
+            last_buy = d;
+        }
+    }
+    int64_t end = t + MIN;
+    for (int d = 0; d < days; d++) { /* the exact decayed sums, in long double */
+        long double age = (long double)(end - (T0 + d * DAY + 9 * HOUR));
+        want_s += cfg.weight[RP_EV_LOGIN] * exp2l(-age / cfg.half_life_short_ms);
+        want_l += cfg.weight[RP_EV_LOGIN] * exp2l(-age / cfg.half_life_long_ms);
+    }
+    struct rp_customer_view v = view(p, "tenyears", end);
+    cr_expect(isfinite(v.churn_risk) && isfinite(v.advocate) && isfinite(v.p_alive));
+    cr_expect(close_rel(v.engagement_short, (double)want_s, 1e-9), "%.17g vs %.17Lg",
+              v.engagement_short, want_s);
+    cr_expect(close_rel(v.engagement_long, (double)want_l, 1e-9), "%.17g vs %.17Lg",
+              v.engagement_long, want_l);
+    cr_expect_eq(v.x, (uint32_t)purchases - 1);
+    cr_expect(fabs(v.t_x_weeks - (last_buy - first_buy) / 7.0) < 1e-12);
+    cr_expect(v.segment == RP_SEG_ENGAGED, "segment %s", rp_segment_name(v.segment));
+    cr_expect(v.churn_risk < 0.5, "a daily customer is not at risk: %f", v.churn_risk);
+    /* then 10 years of silence: decays to 0, never NaN */
+    rp_pipeline_advance(p, end + 3653 * DAY);
+    v = view(p, "tenyears", end + 3653 * DAY);
+    cr_expect(isfinite(v.engagement_short) && v.engagement_short >= 0 &&
+              v.engagement_short < 1e-100);
+    cr_expect(v.segment == RP_SEG_LAPSED, "segment %s", rp_segment_name(v.segment));
+    cr_expect(count(&k, "tenyears", RP_KIND_CHURN_RISK, RP_TR_ENTER) == 1);
+    rp_pipeline_destroy(p);
+}
+
+/* Only the unanswered-question component counts, and one overdue question enters. */
+static void sla_config(struct rp_scoring_config *cfg)
+{
+    rp_scoring_config_defaults(cfg);
+    cfg->w_engagement_drop = cfg->w_silence = 0;
+    cfg->w_unanswered = 1.0; /* one overdue question: 1 - 0.4 = 0.6 */
+    cfg->enter[RP_KIND_CHURN_RISK] = 0.55;
+    cfg->exit[RP_KIND_CHURN_RISK] = 0.30;
+}
+
+Test(pipeline, question_unanswered_past_sla_fires_exactly_when_the_watermark_passes)
+{
+    struct rp_scoring_config cfg;
+    sla_config(&cfg);
+    static struct sink k;
+    struct rp_pipeline *p = mk(&cfg, &k, false);
+    int64_t m = INT64_MIN, asked = T0 + 3 * HOUR + 17 * 1000 + 5; /* not on a minute */
+    struct rp_event q = ev("asker", asked, RP_EV_QUESTION);
+    set_ref(&q, "t1");
+    cr_assert_eq(feed(p, &q, &m), RP_OK);
+    /* a second customer asks and is answered within the SLA */
+    struct rp_event q2 = ev("served", asked + 1, RP_EV_QUESTION);
+    set_ref(&q2, "t2");
+    cr_assert_eq(feed(p, &q2, &m), RP_OK);
+    struct rp_event r2 = ev("other", asked + cfg.answer_sla_ms - 1, RP_EV_VIEW);
+    struct rp_event a2 = ev("served", asked + cfg.answer_sla_ms - 2 * MIN, RP_EV_REPLY);
+    set_ref(&a2, "t2");
+    cr_assert_eq(feed(p, &a2, &m), RP_OK);
+    (void)r2;
+    rp_pipeline_advance(p, asked + cfg.answer_sla_ms - 1);
+    cr_expect_eq(k.n, 0, "nothing before asked + SLA");
+    struct rp_customer_view v = view(p, "asker", asked + cfg.answer_sla_ms - 1);
+    cr_expect_eq(v.churn_risk, 0.0);
+    rp_pipeline_advance(p, asked + cfg.answer_sla_ms);
+    cr_assert_eq(k.n, 1, "the watermark passed asked + SLA: one signal, got %zu", k.n);
+    cr_expect(cid_is(&k.sig[0], "asker"));
+    cr_expect_eq(k.sig[0].transition, RP_TR_ENTER);
+    cr_expect_eq(k.sig[0].as_of_ms, asked + cfg.answer_sla_ms);
+    cr_expect_eq(k.sig[0].reasons[0].code, RP_R_UNANSWERED_QUESTION);
+    cr_expect(fabs(k.sig[0].score - 0.6) < 1e-12);
+    /* the served customer never gets friction */
+    rp_pipeline_advance(p, asked + 10 * cfg.answer_sla_ms);
+    cr_expect_eq(count(&k, "served", RP_KIND_CHURN_RISK, RP_TR_ENTER), 0);
+    v = view(p, "served", asked + 10 * cfg.answer_sla_ms);
+    cr_expect_eq(v.churn_risk, 0.0);
+    cr_expect_eq(v.open_questions, 0);
+    /* a late reply closes it: exit */
+    struct rp_event a1 = ev("asker", asked + 10 * cfg.answer_sla_ms, RP_EV_REPLY);
+    set_ref(&a1, "t1");
+    cr_assert_eq(feed(p, &a1, &m), RP_OK);
+    cr_expect_eq(count(&k, "asker", RP_KIND_CHURN_RISK, RP_TR_EXIT), 1);
+    rp_pipeline_destroy(p);
+}
+
+Test(pipeline, reply_before_question_closes_it)
+{
+    struct rp_scoring_config cfg;
+    sla_config(&cfg);
+    static struct sink k;
+    struct rp_pipeline *p = mk(&cfg, &k, false);
+    int64_t m = INT64_MIN;
+    struct rp_event r = ev("x", T0 + MIN, RP_EV_REPLY), q = ev("x", T0, RP_EV_QUESTION);
+    set_ref(&r, "z");
+    set_ref(&q, "z");
+    cr_assert_eq(feed(p, &r, &m), RP_OK);
+    cr_assert_eq(feed(p, &q, &m), RP_OK); /* 1 minute late: within the lateness */
+    rp_pipeline_advance(p, T0 + 5 * DAY);
+    cr_expect_eq(k.n, 0);
+    cr_expect_eq(view(p, "x", T0 + 5 * DAY).open_questions, 0);
+    rp_pipeline_destroy(p);
+}
+
+Test(pipeline, silence_timer_fires_without_a_new_event)
+{
+    static struct sink k;
+    struct rp_pipeline *p = mk(NULL, &k, false);
+    int64_t m = INT64_MIN;
+    for (int d = 0; d < 60; d++) { /* a daily visitor for two months */
+        struct rp_event e = ev("quiet", T0 + d * DAY + 10 * HOUR, RP_EV_LOGIN);
+        cr_assert_eq(feed(p, &e, &m), RP_OK);
+        struct rp_event o = ev("busy", T0 + d * DAY + 11 * HOUR, RP_EV_LOGIN);
+        cr_assert_eq(feed(p, &o, &m), RP_OK);
+    }
+    int64_t last = T0 + 59 * DAY + 10 * HOUR;
+    /* "busy" goes on, "quiet" sends nothing more */
+    for (int d = 60; d < 120; d++) {
+        struct rp_event o = ev("busy", T0 + d * DAY + 11 * HOUR, RP_EV_LOGIN);
+        cr_assert_eq(feed(p, &o, &m), RP_OK);
+        if (d == 61)
+            cr_expect_eq(count(&k, "quiet", RP_KIND_CHURN_RISK, RP_TR_ENTER), 0,
+                         "not after one quiet day");
+    }
+    cr_assert_eq(count(&k, "quiet", RP_KIND_CHURN_RISK, RP_TR_ENTER), 1);
+    cr_expect_eq(count(&k, "busy", RP_KIND_CHURN_RISK, RP_TR_ENTER), 0);
+    const struct rp_signal *s = NULL;
+    for (size_t i = 0; i < k.n; i++)
+        if (cid_is(&k.sig[i], "quiet"))
+            s = &k.sig[i];
+    cr_assert(s);
+    cr_expect(s->as_of_ms > last + 2 * DAY && s->as_of_ms < last + 30 * DAY, "as_of %lld",
+              (long long)(s->as_of_ms - last));
+    bool silence = false;
+    for (int i = 0; i < s->n_reasons; i++)
+        silence |= s->reasons[i].code == RP_R_SILENCE;
+    cr_expect(silence, "SILENCE is a reason");
+    cr_expect(s->score >= 0.70);
+    cr_expect_eq(s->segment, RP_SEG_AT_RISK);
+    cr_expect(rp_pipeline_stats(p)->timers_fired > 0);
+    rp_pipeline_destroy(p);
+}
+
+Test(pipeline, ignored_complaint_enters_and_resolution_exits)
+{
+    static struct sink k;
+    struct rp_pipeline *p = mk(NULL, &k, false);
+    int64_t m = INT64_MIN;
+    struct rp_event c = ev("angry", T0, RP_EV_COMPLAINT);
+    set_ref(&c, "k1");
+    cr_assert_eq(feed(p, &c, &m), RP_OK);
+    struct rp_event c2 = ev("served", T0, RP_EV_COMPLAINT);
+    set_ref(&c2, "k2");
+    cr_assert_eq(feed(p, &c2, &m), RP_OK);
+    struct rp_event r2 = ev("served", T0 + 6 * HOUR, RP_EV_RESOLUTION);
+    set_ref(&r2, "k2");
+    cr_assert_eq(feed(p, &r2, &m), RP_OK);
+    rp_pipeline_advance(p, T0 + 72 * HOUR - 1);
+    cr_expect_eq(k.n, 0);
+    rp_pipeline_advance(p, T0 + 72 * HOUR);
+    cr_assert_eq(count(&k, "angry", RP_KIND_CHURN_RISK, RP_TR_ENTER), 1);
+    cr_expect_eq(k.sig[0].reasons[0].code, RP_R_OPEN_COMPLAINT);
+    cr_expect_eq(count(&k, "served", RP_KIND_CHURN_RISK, RP_TR_ENTER), 0);
+    struct rp_event r = ev("angry", T0 + 80 * HOUR, RP_EV_RESOLUTION);
+    set_ref(&r, "k1");
+    cr_assert_eq(feed(p, &r, &m), RP_OK);
+    cr_expect_eq(count(&k, "angry", RP_KIND_CHURN_RISK, RP_TR_EXIT), 1);
+    cr_expect_eq(k.sig[k.n - 1].episode, 1);
+    rp_pipeline_destroy(p);
+}
+
+Test(pipeline, too_late_is_refused_and_changes_nothing)
+{
+    static struct sink k;
+    struct rp_pipeline *p = mk(NULL, &k, false);
+    int64_t m = INT64_MIN;
+    struct rp_event e = ev("a", T0, RP_EV_VIEW);
+    cr_assert_eq(feed(p, &e, &m), RP_OK);
+    rp_pipeline_advance(p, T0 + HOUR);
+    cr_expect_eq(rp_pipeline_watermark(p), T0 + HOUR);
+    struct rp_event late = ev("b", T0 + HOUR - 1, RP_EV_VIEW);
+    cr_expect_eq(rp_pipeline_apply(p, &late), RP_ERR_TOO_LATE);
+    cr_expect_eq(rp_pipeline_customers(p), 1, "no customer created");
+    struct rp_event late_a = ev("a", T0 + 1, RP_EV_PURCHASE);
+    late_a.present |= RP_F_VALUE;
+    late_a.value = 5;
+    cr_expect_eq(rp_pipeline_apply(p, &late_a), RP_ERR_TOO_LATE);
+    cr_expect_eq(view(p, "a", T0 + HOUR).x, 0);
+    cr_expect_eq(rp_pipeline_stats(p)->too_late, 2);
+    cr_expect_eq(rp_pipeline_stats(p)->applied, 1);
+    struct rp_event ok = ev("b", T0 + HOUR, RP_EV_VIEW); /* at the watermark: accepted */
+    cr_expect_eq(rp_pipeline_apply(p, &ok), RP_OK);
+    rp_pipeline_advance(p, T0); /* the watermark never goes back */
+    cr_expect_eq(rp_pipeline_watermark(p), T0 + HOUR);
+    rp_pipeline_destroy(p);
+}
+
+static void advocate_acts(struct rp_pipeline *p, const char *cid, int64_t t, int n, int64_t *m)
+{
+    for (int i = 0; i < n; i++) {
+        struct rp_event s = ev(cid, t + i * HOUR, RP_EV_SHARE);
+        cr_assert_eq(feed(p, &s, m), RP_OK);
+    }
+}
+
+Test(pipeline, referral_converts_across_customers)
+{
+    static struct sink k;
+    struct rp_pipeline *p = mk(NULL, &k, false);
+    int64_t m = INT64_MIN;
+    struct rp_event r = ev("alice", T0, RP_EV_REFERRAL);
+    r.present |= RP_F_TARGET;
+    rp_cid_set(&r.target, "bob");
+    cr_assert_eq(feed(p, &r, &m), RP_OK);
+    struct rp_customer_view va = view(p, "alice", T0);
+    cr_expect_eq(va.advocate_reasons[0].code, RP_R_REFERRALS);
+    cr_expect_eq(va.n_advocate_reasons, 1);
+    /* bob buys (no referrer field): alice gets REFERRALS_CONVERTED, once */
+    for (int i = 0; i < 3; i++) {
+        struct rp_event b = ev("bob", T0 + (1 + i) * DAY, RP_EV_PURCHASE);
+        b.present |= RP_F_VALUE;
+        b.value = 20;
+        cr_assert_eq(feed(p, &b, &m), RP_OK);
+    }
+    va = view(p, "alice", T0 + 4 * DAY);
+    cr_expect_eq(va.advocate_reasons[0].code, RP_R_REFERRALS_CONVERTED);
+    struct rp_scoring_config d;
+    rp_scoring_config_defaults(&d);
+    double A = d.w_referral_converted * exp2(-3.0 * DAY / d.half_life_advocacy_ms) +
+               d.w_referral * exp2(-4.0 * DAY / d.half_life_advocacy_ms);
+    cr_expect(fabs(va.advocate - (1 - exp(-A / d.advocate_saturation))) < 1e-12,
+              "converted once: %.12f", va.advocate);
+    /* a purchase with an explicit referrer credits that referrer */
+    struct rp_event c = ev("carol", T0 + 5 * DAY, RP_EV_PURCHASE);
+    c.present |= RP_F_VALUE | RP_F_REFERRER;
+    c.value = 1;
+    rp_cid_set(&c.referrer, "dave");
+    cr_assert_eq(feed(p, &c, &m), RP_OK);
+    cr_expect_eq(view(p, "dave", T0 + 5 * DAY).advocate_reasons[0].code, RP_R_REFERRALS_CONVERTED);
+    cr_expect_eq(rp_pipeline_stats(p)->credits_applied, 3); /* referred_by + 2 conversions */
+    rp_pipeline_destroy(p);
+}
+
+Test(pipeline, credits_are_routed_when_a_hook_is_given)
+{
+    static struct sink k;
+    struct rp_pipeline *p = mk(NULL, &k, true);
+    int64_t m = INT64_MIN;
+    struct rp_event b = ev("bob", T0, RP_EV_PURCHASE);
+    b.present |= RP_F_VALUE | RP_F_REFERRER;
+    b.value = 3;
+    rp_cid_set(&b.referrer, "alice");
+    cr_assert_eq(feed(p, &b, &m), RP_OK);
+    cr_assert_eq(k.n_credits, 1);
+    cr_expect_eq(k.credit[0].kind, RP_CREDIT_REFERRAL_CONVERTED);
+    cr_expect(k.credit[0].to.len == 5 && memcmp(k.credit[0].to.bytes, "alice", 5) == 0);
+    cr_expect_eq(k.credit[0].ts_ms, T0);
+    struct rp_cid alice;
+    rp_cid_set(&alice, "alice");
+    struct rp_customer_view v;
+    cr_expect_eq(rp_pipeline_view(p, &alice, T0, &v), RP_ERR_NOT_FOUND, "not applied here");
+    rp_pipeline_apply_credit(p, &k.credit[0]); /* what the owner of alice does */
+    cr_expect_eq(rp_pipeline_view(p, &alice, T0, &v), RP_OK);
+    cr_expect_eq(v.advocate_reasons[0].code, RP_R_REFERRALS_CONVERTED);
+    rp_pipeline_destroy(p);
+}
+
+Test(pipeline, advocate_enters_and_is_held_down_by_an_open_complaint)
+{
+    static struct sink k;
+    struct rp_pipeline *p = mk(NULL, &k, false);
+    int64_t m = INT64_MIN;
+    advocate_acts(p, "fan", T0, 12, &m); /* 12 shares x 0.5 = 6: 1 - e^-1.5 = 0.78 */
+    cr_expect_eq(count(&k, "fan", RP_KIND_ADVOCATE, RP_TR_ENTER), 1);
+    cr_expect_eq(view(p, "fan", T0 + DAY).segment, RP_SEG_ADVOCATE);
+    int64_t t2 = T0 + DAY;
+    struct rp_event c = ev("fan2", t2, RP_EV_COMPLAINT);
+    set_ref(&c, "x");
+    cr_assert_eq(feed(p, &c, &m), RP_OK);
+    advocate_acts(p, "fan2", t2 + MIN, 12, &m);
+    cr_expect_eq(count(&k, "fan2", RP_KIND_ADVOCATE, RP_TR_ENTER), 0, "held down");
+    struct rp_event r = ev("fan2", t2 + 13 * HOUR, RP_EV_RESOLUTION);
+    set_ref(&r, "x");
+    cr_assert_eq(feed(p, &r, &m), RP_OK);
+    cr_expect_eq(count(&k, "fan2", RP_KIND_ADVOCATE, RP_TR_ENTER), 1, "released");
+    rp_pipeline_destroy(p);
+}
+
+Test(pipeline, segments)
+{
+    static struct sink k;
+    struct rp_pipeline *p = mk(NULL, &k, false);
+    int64_t m = INT64_MIN;
+    int64_t now = T0 + 60 * DAY;
+    for (int d = 0; d < 60; d++) {
+        int64_t t = T0 + d * DAY;
+        if (d % 2 == 0) {
+            struct rp_event e = ev("engaged", t, RP_EV_LOGIN);
+            cr_assert_eq(feed(p, &e, &m), RP_OK);
+            struct rp_event c = ev("engaged", t + 1, RP_EV_COMMENT);
+            cr_assert_eq(feed(p, &c, &m), RP_OK);
+        }
+        if (d % 10 == 0) {
+            struct rp_event b = ev("buyer", t + 2, RP_EV_PURCHASE);
+            b.present |= RP_F_VALUE;
+            b.value = 30;
+            cr_assert_eq(feed(p, &b, &m), RP_OK);
+        }
+        if (d == 10) {
+            struct rp_event u = ev("gone", t + 3, RP_EV_UNSUBSCRIBE);
+            cr_assert_eq(feed(p, &u, &m), RP_OK);
+        }
+        if (d == 20) {
+            struct rp_event f = ev("fan", t + 4, RP_EV_LOGIN);
+            cr_assert_eq(feed(p, &f, &m), RP_OK);
+        }
+        if (d == 50) {
+            struct rp_event c = ev("risky", t + 5, RP_EV_COMPLAINT);
+            set_ref(&c, "r");
+            cr_assert_eq(feed(p, &c, &m), RP_OK);
+            advocate_acts(p, "fan", t + 6, 12, &m);
+        }
+        if (d == 58) {
+            struct rp_event n = ev("newbie", t + 7, RP_EV_SIGNUP);
+            cr_assert_eq(feed(p, &n, &m), RP_OK);
+        }
+    }
+    rp_pipeline_advance(p, now);
+    cr_expect_eq(view(p, "engaged", now).segment, RP_SEG_ENGAGED);
+    cr_expect_eq(view(p, "buyer", now).segment, RP_SEG_TRANSACTIONAL);
+    cr_expect_eq(view(p, "newbie", now).segment, RP_SEG_NEW);
+    cr_expect_eq(view(p, "gone", now).segment, RP_SEG_LAPSED);
+    cr_expect_eq(view(p, "risky", now).segment, RP_SEG_AT_RISK);
+    cr_expect_eq(view(p, "fan", now).segment, RP_SEG_ADVOCATE);
+    cr_expect_eq(count(&k, "gone", RP_KIND_CHURN_RISK, RP_TR_ENTER), 1);
+    cr_expect_eq(count(&k, "risky", RP_KIND_CHURN_RISK, RP_TR_ENTER), 1);
+    cr_expect_eq(count(&k, "fan", RP_KIND_ADVOCATE, RP_TR_ENTER), 1);
+    cr_expect_eq(count(&k, "engaged", RP_KIND_CHURN_RISK, RP_TR_ENTER), 0);
+    rp_pipeline_destroy(p);
+}
+
+static size_t run_stream(struct sink *k, int64_t clock0)
+{
+    enum { N = 4000 };
+    static struct rp_event in[N];
+    size_t n = mixed_stream(in, N);
+    struct rp_pipeline *p = mk(NULL, k, false);
+    k->now = clock0;
+    int64_t m = INT64_MIN;
+    for (size_t i = 0; i < n; i++)
+        feed(p, &in[i], &m);
+    rp_pipeline_advance(p, m + 60 * DAY);
+    rp_pipeline_destroy(p);
+    return k->n;
+}
+
+Test(pipeline, determinism_same_events_same_signals_but_emitted_at)
+{
+    static struct sink a, b;
+    size_t na = run_stream(&a, 1000), nb = run_stream(&b, 999999);
+    cr_assert_eq(na, nb);
+    cr_assert(na > 5, "the stream must produce signals (%zu)", na);
+    for (size_t i = 0; i < na; i++) {
+        struct rp_signal x = a.sig[i], y = b.sig[i];
+        cr_expect_neq(x.emitted_at_ms, y.emitted_at_ms);
+        x.emitted_at_ms = y.emitted_at_ms = 0;
+        cr_expect(memcmp(&x, &y, sizeof(x)) == 0, "signal %zu differs", i);
+        cr_expect_eq(x.signal_id, rp_signal_id(&x.cid, x.kind, x.episode, x.transition));
+    }
+}
