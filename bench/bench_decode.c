@@ -20,9 +20,9 @@ static void make_event(uint64_t i, uint64_t *rng, struct rp_event *ev)
 {
     static const char *const channels[] = {"web", "app", "email", "social", "support", "store"};
     static const enum rp_event_type mix[16] = {
-        RP_EV_VIEW,  RP_EV_VIEW,     RP_EV_VIEW,     RP_EV_CLICK,    RP_EV_CLICK,  RP_EV_LOGIN,
-        RP_EV_LIKE,  RP_EV_PURCHASE, RP_EV_PURCHASE, RP_EV_QUESTION, RP_EV_REPLY,  RP_EV_REVIEW,
-        RP_EV_NPS,   RP_EV_SHARE,    RP_EV_REFUND,   RP_EV_EMAIL_OPEN};
+        RP_EV_VIEW, RP_EV_VIEW,     RP_EV_VIEW,     RP_EV_CLICK,     RP_EV_CLICK, RP_EV_LOGIN,
+        RP_EV_LIKE, RP_EV_PURCHASE, RP_EV_PURCHASE, RP_EV_QUESTION,  RP_EV_REPLY, RP_EV_REVIEW,
+        RP_EV_NPS,  RP_EV_SHARE,    RP_EV_REFUND,   RP_EV_EMAIL_OPEN};
     *rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
     uint64_t r = *rng >> 33;
     memset(ev, 0, sizeof *ev);

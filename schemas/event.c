@@ -155,12 +155,12 @@ static enum rp_err set_cid(struct dec *d, int k, const struct rp_wval *v, struct
 {
     switch (v->kind) {
     case RP_W_STR:
-        if (v->len == 0)
-            return field_err(d, RP_ERR_OUT_OF_RANGE, k, "empty string");
         if (v->len > RP_CID_MAX)
             return field_err(d, RP_ERR_TOO_LARGE, k, "longer than 64 bytes");
-        if (!str_ok(d, v))
+        if (!str_ok(d, v)) /* before the empty check: a lone JSON surrogate decodes to nothing */
             return field_err(d, RP_ERR_BAD_FIELD_TYPE, k, "not valid UTF-8");
+        if (v->len == 0)
+            return field_err(d, RP_ERR_OUT_OF_RANGE, k, "empty string");
         memcpy(cid->bytes, v->s, v->len);
         cid->len = (uint8_t)v->len;
         return RP_OK;
@@ -182,13 +182,13 @@ static enum rp_err set_str(struct dec *d, int k, const struct rp_wval *v, char *
 {
     if (v->kind != RP_W_STR)
         return wrong_type(d, k, v, "string");
-    if (v->len == 0 && nonempty)
-        return field_err(d, RP_ERR_OUT_OF_RANGE, k, "empty string");
     if (v->len > max)
         return field_err(d, RP_ERR_TOO_LARGE, k,
                          max == RP_CHANNEL_MAX ? "longer than 16 bytes" : "longer than 64 bytes");
     if (!str_ok(d, v))
         return field_err(d, RP_ERR_BAD_FIELD_TYPE, k, "not valid UTF-8");
+    if (v->len == 0 && nonempty)
+        return field_err(d, RP_ERR_OUT_OF_RANGE, k, "empty string");
     memcpy(dst, v->s, v->len);
     *dlen = (uint8_t)v->len;
     return RP_OK;
