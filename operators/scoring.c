@@ -56,10 +56,18 @@ void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable
         out->eng_long = rp_decay_at(c->eng_long, c->clock_ms, as_of, cfg->half_life_long_ms);
     }
     if (c->n_days > 0) {
+        /* Rates are decayed sums over the decayed length of the observed history: a customer
+         * seen for less than a half-life is not compared against an empty past. */
         int64_t tenure = as_of - (int64_t)c->first_day * RP_MS_DAY;
-        if (tenure >= 2 * cfg->half_life_short_ms && out->eng_long >= RP_DROP_MIN_LONG) {
-            double ratio = (out->eng_short / (double)cfg->half_life_short_ms) /
-                           (out->eng_long / (double)cfg->half_life_long_ms);
+        if (tenure >= 2 * cfg->half_life_short_ms && out->eng_long > 0) {
+            double ts = (double)tenure, hs = (double)cfg->half_life_short_ms,
+                   hl = (double)cfg->half_life_long_ms;
+            double win_s = hs * (1.0 - exp2(-ts / hs)), win_l = hl * (1.0 - exp2(-ts / hl));
+            /* The usual rate would put `expected` weight in the short window; the ratio is
+             * shrunk towards 1 by RP_DROP_PSEUDO so that a customer with little activity is
+             * not read as a drop when a few light touches happen not to come. */
+            double expected = out->eng_long / win_l * win_s;
+            double ratio = (out->eng_short + RP_DROP_PSEUDO) / (expected + RP_DROP_PSEUDO);
             part[RP_R_ENGAGEMENT_DROP] =
                 cfg->w_engagement_drop *
                 clamp01((RP_DROP_START - ratio) / (RP_DROP_START - RP_DROP_FULL));
