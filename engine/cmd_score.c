@@ -87,11 +87,15 @@ static void reject(struct score_run *r, const char *name, uint64_t unit, const c
 
 /* One encoded event: decode, apply, move the watermark. */
 static void feed(struct score_run *r, const char *name, uint64_t unit, const char *unit_name,
-                 const void *buf, size_t len)
+                 int format, const void *buf, size_t len)
 {
     struct rp_event ev;
     char detail[256];
-    enum rp_err e = rp_event_decode(buf, len, &ev, detail, sizeof(detail));
+    /* The stream's format decides: a line of a JSON Lines input is JSON even if it does not
+     * start with '{' (then it is malformed, not a msgpack non-map). */
+    enum rp_err e = format == RP_FMT_JSON
+                        ? rp_event_decode_json(buf, len, &ev, detail, sizeof(detail))
+                        : rp_event_decode_msgpack(buf, len, &ev, detail, sizeof(detail));
     if (e != RP_OK) {
         reject(r, name, unit, unit_name, e, detail);
         return;
@@ -185,7 +189,7 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
                 while (b > a && (buf[b - 1] == ' ' || buf[b - 1] == '\t' || buf[b - 1] == '\r'))
                     b--;
                 if (b > a)
-                    feed(r, name, unit, "line", buf + a, b - a);
+                    feed(r, name, unit, "line", format, buf + a, b - a);
                 pos = nl ? end + 1 : end;
                 progress = true;
                 if (!nl)
@@ -204,7 +208,7 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
                     eof = true; /* no way to find the next record boundary */
                     break;
                 }
-                feed(r, name, unit, "record", buf + pos, n);
+                feed(r, name, unit, "record", format, buf + pos, n);
                 pos += n;
                 progress = true;
             }

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# score: `rapport score` as a user runs it (SPEC §4): help, rejected lines counted by code,
+# timers fired by --until, --state-out, JSON and msgpack giving the same signals, determinism.
+# Env: RAPPORT (the binary). Exits non-zero on the first failed check.
+set -euo pipefail
+: "${RAPPORT:?RAPPORT must point to the rapport binary}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+strip() { sed 's/"emitted_at":[0-9]*,//' "$@"; }
+
+# --help and usage errors
+"$RAPPORT" score --help > "$tmp/help" || fail "--help exits non-zero"
+grep -q -- "--until" "$tmp/help" && grep -q -- "--state-out" "$tmp/help" || fail "--help text"
+set +e
+"$RAPPORT" score --no-such-option < /dev/null > /dev/null 2>&1; rc=$?
+"$RAPPORT" score --until yesterday < /dev/null > /dev/null 2>&1; rc2=$?
+"$RAPPORT" score /no/such/file > /dev/null 2>&1; rc3=$?
+set -e
+[ "$rc" = 2 ] || fail "unknown option: exit $rc, want 2"
+[ "$rc2" = 2 ] || fail "bad --until: exit $rc2, want 2"
+[ "$rc3" = 1 ] || fail "missing file: exit $rc3, want 1"
+
+# A complaint nobody resolves, a question answered in time, and bad lines of every kind.
+cat > "$tmp/in.jsonl" <<'J'
+{"cid":"ann","ts":"2026-01-01T10:00:00Z","type":"complaint","ref":"k1","sentiment":-0.5}
+{"cid":"bob","ts":"2026-01-01T10:01:00Z","type":"question","ref":"q1"}
+this is not json
+{"cid":"bob","ts":"2026-01-01T12:00:00Z","type":"reply","ref":"q1"}
+{"cid":"cy","ts":1767268800000,"type":"teleport"}
+{"ts":1767268800000,"type":"view"}
+
+{"cid":"dee","ts":"2026-01-01T11:00:00Z","type":"view"}
+{"cid":"eve","ts":"2026-01-01T11:54:59Z","type":"view"}
+J
+"$RAPPORT" score "$tmp/in.jsonl" > "$tmp/sig0" 2> "$tmp/err0" || fail "exit status with bad lines"
+cat "$tmp/err0"
+grep -q "rejected 1: malformed" "$tmp/err0" || fail "malformed not counted"
+grep -q "rejected 1: unknown_type" "$tmp/err0" || fail "unknown_type not counted"
+grep -q "rejected 1: missing_field" "$tmp/err0" || fail "missing_field not counted"
+grep -q "rejected 2: too_late" "$tmp/err0" || fail "too_late not counted (dee and eve are late)"
+grep -q "line 3: malformed" "$tmp/err0" || fail "line number of the malformed line"
+grep -q " 3 applied" "$tmp/err0" || fail "applied count"
+[ ! -s "$tmp/sig0" ] || fail "no signal before the complaint SLA: $(cat "$tmp/sig0")"
+
+# --until 3 days later: the complaint's SLA timer fires with no new event from ann.
+"$RAPPORT" score --until 2026-01-04T12:00:00Z --state-out "$tmp/state" "$tmp/in.jsonl" \
+    > "$tmp/sig1" 2> /dev/null
+python3 - "$tmp/sig1" "$tmp/state" <<'PY'
+import json, sys
+sigs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(sigs) == 1, sigs
+s = sigs[0]
+assert (s["cid"], s["kind"], s["transition"], s["episode"]) == ("ann", "churn_risk", "enter", 1), s
+assert s["as_of"] == 1767261600000 + 72 * 3600 * 1000, s["as_of"]  # opened + complaint_sla
+assert s["reasons"][0]["code"] == "OPEN_COMPLAINT", s
+assert len(s["signal_id"]) == 16 and len(s["model"]) == 16
+state = [json.loads(l) for l in open(sys.argv[2])]
+assert [v["cid"] for v in state] == ["ann", "bob"], state
+want = {"cid", "churn_risk", "advocate", "segment", "p_alive", "x", "t_x_weeks", "T_weeks",
+        "engagement_short", "engagement_long", "reasons"}
+for v in state:
+    assert set(v) == want, set(v) ^ want
+assert state[0]["segment"] == "at_risk" and state[0]["churn_risk"] >= 0.7, state[0]
+assert state[1]["churn_risk"] == 0, state[1]  # answered within the SLA: no friction
+PY
+
+# Several files in order, and stdin as `-`: same as one file.
+head -n 4 "$tmp/in.jsonl" > "$tmp/a.jsonl"
+tail -n +5 "$tmp/in.jsonl" > "$tmp/b.jsonl"
+"$RAPPORT" score --until 2026-01-04T12:00:00Z "$tmp/a.jsonl" - < "$tmp/b.jsonl" > "$tmp/sig2" \
+    2> /dev/null
+cmp <(strip "$tmp/sig1") <(strip "$tmp/sig2") || fail "files + stdin differ from one file"
+
+# A generated population: JSON Lines and msgpack give the same signals; two runs are identical
+# except emitted_at.
+if "$RAPPORT" gen --help > /dev/null 2>&1; then
+    "$RAPPORT" gen --customers 400 --days 45 --seed 9 > "$tmp/g.jsonl"
+    "$RAPPORT" gen --customers 400 --days 45 --seed 9 --format msgpack > "$tmp/g.mp"
+    "$RAPPORT" score --state-out "$tmp/st1" "$tmp/g.jsonl" > "$tmp/g1" 2> /dev/null
+    "$RAPPORT" score --state-out "$tmp/st2" < "$tmp/g.jsonl" > "$tmp/g2" 2> /dev/null
+    "$RAPPORT" score --state-out "$tmp/st3" "$tmp/g.mp" > "$tmp/g3" 2> "$tmp/gerr"
+    [ "$(wc -l < "$tmp/g1")" -gt 10 ] || fail "a generated population gives signals"
+    cmp <(strip "$tmp/g1") <(strip "$tmp/g2") || fail "two runs differ beyond emitted_at"
+    cmp <(strip "$tmp/g1") <(strip "$tmp/g3") || fail "msgpack and JSON input differ"
+    cmp "$tmp/st1" "$tmp/st2" || fail "--state-out differs between runs"
+    cmp "$tmp/st1" "$tmp/st3" || fail "--state-out differs between msgpack and JSON"
+    ! grep -q "^rapport score: rejected" "$tmp/gerr" || fail "generated events rejected"
+    # a truncated msgpack stream: the last record is counted as malformed, the rest applied
+    head -c -3 "$tmp/g.mp" > "$tmp/trunc.mp"
+    "$RAPPORT" score "$tmp/trunc.mp" > /dev/null 2> "$tmp/terr"
+    grep -q "rejected 1: malformed" "$tmp/terr" || fail "truncated msgpack: $(cat "$tmp/terr")"
+fi
+echo "score: ok"
