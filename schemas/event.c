@@ -31,7 +31,7 @@ static const char *const key_names[] = {"v",      "cid",      "ts",        "type
                                         "target", "referrer", "channel",   "id"};
 
 /* Key dispatch by length, then first byte, then one memcmp: no strcmp chain. */
-static inline int key_lookup(const char *s, size_t len)
+static inline __attribute__((always_inline)) int key_lookup(const char *s, size_t len)
 {
 #define IS(lit) (memcmp(s, lit, sizeof lit - 1) == 0)
     switch (len) {
@@ -59,7 +59,7 @@ static inline int key_lookup(const char *s, size_t len)
 }
 
 /* Event type dispatch, same scheme (names.c has the canonical table; this is the hot path). */
-static inline int type_lookup(const char *s, size_t len)
+static inline __attribute__((always_inline)) int type_lookup(const char *s, size_t len)
 {
     int t = -1;
     switch (len << 8 | (len ? (unsigned char)s[0] : 0)) {
@@ -393,7 +393,7 @@ static enum rp_err finish(struct dec *d)
         return rp_detail(RP_ERR_MISSING_FIELD, dt, ds, "field 'ts' is required");
     if (!d->have_type)
         return rp_detail(RP_ERR_MISSING_FIELD, dt, ds, "field 'type' is required");
-    const char *tn = rp_event_type_name(ev->type);
+#define tn rp_event_type_name(ev->type) /* only on the error paths */
     switch (ev->type) {
     case RP_EV_PURCHASE:
     case RP_EV_REFUND:
@@ -429,6 +429,7 @@ static enum rp_err finish(struct dec *d)
     default:
         break;
     }
+#undef tn
     if (dt && ds)
         dt[0] = '\0';
     return RP_OK;
@@ -569,9 +570,14 @@ enum rp_err rp_event_decode_msgpack(const void *buf, size_t len, struct rp_event
     struct rp_wval v, key;
     if (len == 0)
         return rp_detail(RP_ERR_MALFORMED, detail, detail_size, "empty message");
-    if (rp_mp_read(&c, &v) != 0)
+    if ((base[0] & 0xf0) == 0x80) { /* fixmap: the usual header, read in place */
+        v.kind = RP_W_MAP;
+        v.n = base[0] & 0x0f;
+        c.p++;
+    } else if (rp_mp_read(&c, &v) != 0) {
         return rp_detail(RP_ERR_MALFORMED, detail, detail_size,
                          "not msgpack or truncated at byte 0");
+    }
     if (v.kind != RP_W_MAP)
         return rp_detail(RP_ERR_NOT_A_MAP, detail, detail_size,
                          "top-level value is a msgpack %s, not a map", kind_name(v.kind));

@@ -102,6 +102,45 @@ enum rp_event_format { RP_FMT_MSGPACK = 0, RP_FMT_JSON = 1 };
 /** Detects the format: JSON when the first non-blank byte is '{', msgpack otherwise. */
 enum rp_event_format rp_event_detect(const void *buf, size_t len);
 
+/*
+ * Validation rules (both formats; first error wins, except that an unsupported `v` anywhere in
+ * the map beats every field error, since a future version's fields may mean something else):
+ * - message over RP_EVENT_MAX_BYTES: too_large (before parsing); empty, not msgpack/JSON,
+ *   truncated, a container header claiming more items than bytes left (e.g. a map32 of 2^32-1
+ *   entries), a str/bin/ext length beyond the buffer, trailing bytes after the map (JSON:
+ *   trailing blanks are allowed), a duplicate known key: malformed.
+ * - top-level value not a map/object: not_a_map.
+ * - containers nested deeper than RP_EVENT_MAX_DEPTH, counting the top-level map as level 1
+ *   (so a field's value may nest 63 levels): too_large.
+ * - `v`: absent or null means 1; an integer other than 1: unsupported_version; not an integer:
+ *   bad_field_type.
+ * - `cid`/`target`/`referrer`: string of 1..64 bytes or uint (canonicalised to its decimal
+ *   digits: 42 and "42" are the same customer). Empty string or negative integer (or a JSON
+ *   integer beyond 2^64-1): out_of_range; 65+ bytes: too_large; float, bool, array, map:
+ *   bad_field_type.
+ * - `ts`: integer ms in [0, RP_TS_MAX]; negative or later: out_of_range; float (even 1.7e12):
+ *   bad_field_type. JSON also takes an RFC 3339 string (rp_time_parse_rfc3339: Z or +hh:mm
+ *   offsets, optional fraction truncated to ms): bad syntax bad_field_type, impossible date or
+ *   outside the range out_of_range. A string `ts` in msgpack: bad_field_type.
+ * - `type`: a string not in the vocabulary (case-sensitive): unknown_type; not a string:
+ *   bad_field_type.
+ * - `value`: any number >= 0 (ints accepted, -0.0 accepted); negative, NaN, +-inf (and JSON
+ *   literals that overflow to inf): out_of_range; non-number: bad_field_type.
+ * - `score`: an integer (floats such as 5.0: bad_field_type) within int32 (else out_of_range);
+ *   for nps 0..10 and for review 1..5, else out_of_range.
+ * - `sentiment`: number in [-1, 1]; outside or NaN: out_of_range.
+ * - `ref`: string 1..64 bytes (empty: out_of_range, 65+: too_large); `channel`: string of
+ *   0..16 bytes (17+: too_large); `id`: string 0..64 bytes or uint (decimal, like cid).
+ * - strings of known fields must be valid UTF-8 (no overlongs, surrogates, > U+10FFFF; JSON
+ *   \uXXXX escapes and surrogate pairs are decoded, a lone surrogate is invalid):
+ *   bad_field_type. Invalid UTF-8 elsewhere in JSON text (keys, unknown fields): malformed; in
+ *   msgpack, unknown fields are not inspected.
+ * - a known field set to null/nil is absent (it still counts for duplicate detection).
+ * - required: cid, ts, type (missing_field); plus value for purchase/refund, score for
+ *   nps/review, ref for question/reply/complaint/resolution, target for referral/answer.
+ * - unknown keys (msgpack: also non-string keys) and their values of any type are skipped.
+ */
+
 /**
  * Decodes and validates one event from `buf` (auto-detected format; the whole buffer must be one
  * event, trailing bytes are `malformed`).
