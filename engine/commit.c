@@ -26,6 +26,7 @@ void rp_commit_log_reset(struct rp_commit_log *log, int64_t from)
     log->head = log->tail = 0;
     log->committable = from;
     log->committed = from;
+    log->committable_wm = INT64_MIN;
 }
 
 bool rp_commit_log_full(const struct rp_commit_log *log)
@@ -40,6 +41,7 @@ struct rp_track *rp_commit_log_push(struct rp_commit_log *log, int64_t end_offse
     atomic_store_explicit(&t->refs, 1, memory_order_relaxed);
     atomic_store_explicit(&t->failed, 0, memory_order_relaxed);
     t->end_offset = end_offset;
+    t->wm = INT64_MIN;
     log->head++;
     return t;
 }
@@ -57,6 +59,8 @@ bool rp_commit_log_advance(struct rp_commit_log *log, bool *failed)
             *failed = true;
             break;
         }
+        if (t->wm > log->committable_wm)
+            log->committable_wm = t->wm;
         if (t->end_offset > log->committable) {
             log->committable = t->end_offset;
             moved = true;

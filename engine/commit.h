@@ -20,15 +20,20 @@ struct rp_track {
     _Atomic int32_t refs;   /* worker's 1 + produces in flight */
     _Atomic int32_t failed; /* a produce caused by this batch failed for good */
     int64_t end_offset;     /* last offset of the batch + 1: what a commit after it stores */
+    /* input partitions: the watermark (ms) up to which the partition's pipeline had fired its
+     * timers, all under this record or older ones, when the worker dropped its reference; set
+     * before that release, read after the acquire that sees refs == 0 */
+    int64_t wm;
 };
 
 struct rp_commit_log {
     struct rp_track *recs;
     uint32_t mask;
-    uint64_t head;       /* next record to hand out */
-    uint64_t tail;       /* oldest record not yet folded into `committable` */
-    int64_t committable; /* offset up to which everything is acknowledged (-1: nothing yet) */
-    int64_t committed;   /* last offset sent in a commit (-1: none) */
+    uint64_t head;          /* next record to hand out */
+    uint64_t tail;          /* oldest record not yet folded into `committable` */
+    int64_t committable;    /* offset up to which everything is acknowledged (-1: nothing yet) */
+    int64_t committable_wm; /* max `wm` of the records folded into `committable` */
+    int64_t committed;      /* last offset sent in a commit (-1: none) */
 };
 
 /** `capacity` records, a power of two. Returns 0 or -1 (nomem / bad size). */

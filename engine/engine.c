@@ -296,8 +296,17 @@ static void commit(struct rp_engine *e, int32_t only, bool sync)
             if (!pt->assigned || (only >= 0 && p != only))
                 continue;
             if (pt->log.committable > pt->log.committed && pt->log.committable >= 0) {
-                rd_kafka_topic_partition_list_add(l, topic_name(e, pt->topic), p)->offset =
-                    pt->log.committable;
+                rd_kafka_topic_partition_t *r =
+                    rd_kafka_topic_partition_list_add(l, topic_name(e, pt->topic), p);
+                r->offset = pt->log.committable;
+                /* the watermark whose timer signals this offset covers: a restore fires the
+                 * timers up to it silently (engine.c, state restore) */
+                if (pt->topic == RP_T_INPUT && pt->log.committable_wm != INT64_MIN) {
+                    char md[32];
+                    int n = snprintf(md, sizeof(md), "wm=%" PRId64, pt->log.committable_wm);
+                    r->metadata = strdup(md); /* freed with the list */
+                    r->metadata_size = r->metadata ? (size_t)n : 0;
+                }
                 pt->log.committed = pt->log.committable;
             }
         }
@@ -394,9 +403,19 @@ static void on_assign(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
                 rd_kafka_query_watermark_offsets(e->rk, topic_name(e, (enum rp_topic_kind)t), p,
                                                  &lo, &hi, 5000);
             int64_t start;
+            pt->restore_wm = INT64_MIN;
             if (c > 0 && lo >= 0 && lo < c) { /* restore: replay [lo, c) silently */
                 pt->replay_until = c;
                 start = RD_KAFKA_OFFSET_BEGINNING;
+                const rd_kafka_topic_partition_t *ce = &q->elems[2 * i + t];
+                char md[32] = "";
+                if (ce->metadata && ce->metadata_size > 0 && ce->metadata_size < sizeof(md)) {
+                    memcpy(md, ce->metadata, ce->metadata_size);
+                    md[ce->metadata_size] = 0;
+                    long long v;
+                    if (sscanf(md, "wm=%lld", &v) == 1)
+                        pt->restore_wm = (int64_t)v;
+                }
             } else {
                 pt->replay_until = 0;
                 start = c >= 0 ? c : (t == RP_T_CREDITS ? RD_KAFKA_OFFSET_BEGINNING : c);
@@ -800,9 +819,11 @@ struct rp_engine *rp_engine_create(const struct rp_config *cfg, char *errstr, si
         atomic_init(&w->mb.state, RP_MB_IDLE);
         atomic_init(&w->stop, 0);
         w->pl = calloc((size_t)e->n_parts, sizeof(*w->pl));
+        w->hold = calloc((size_t)e->n_parts, sizeof(*w->hold));
+        w->cq = calloc((size_t)e->n_parts, sizeof(*w->cq));
         w->free = calloc(pool, sizeof(*w->free));
         w->all = calloc(pool, sizeof(*w->all));
-        if (!w->pl || !w->free || !w->all ||
+        if (!w->pl || !w->hold || !w->cq || !w->free || !w->all ||
             rp_ring_init(&w->ring, next_pow2((size_t)cfg->ring_size)) != 0 ||
             rp_ring_init(&w->ret, next_pow2(pool)) != 0) {
             snprintf(errstr, errstr_size, "out of memory");
@@ -991,6 +1012,11 @@ void rp_engine_destroy(struct rp_engine *e)
             free(w->all);
             free(w->free);
             free(w->pl);
+            free(w->hold);
+            if (w->cq)
+                for (int32_t p = 0; p < e->n_parts; p++)
+                    free(w->cq[p].buf);
+            free(w->cq);
             rp_ring_fini(&w->ring);
             rp_ring_fini(&w->ret);
             pthread_mutex_destroy(&w->mb.lock);

@@ -44,6 +44,7 @@ struct rp_part {
     /* Written by the consumer thread before the ASSIGN control is enqueued, read by the worker
      * after dequeuing it (the ring's release/acquire orders them); stable while assigned. */
     int64_t replay_until; /* offsets below it restore state only: their outputs already exist */
+    int64_t restore_wm;   /* input: timers up to this watermark already fired (commit metadata) */
     /* relaxed: read by HTTP threads only to pick the worker to ask; a stale value finds the
      * pipeline missing and answers 404/503, never touches another worker's state */
     _Atomic int worker;
@@ -84,6 +85,13 @@ struct rp_mailbox {
 
 struct rp_engine;
 
+/* FIFO of credits received for one input partition, applied in event-time position. */
+#define RP_CREDIT_Q_CAP 8192
+struct rp_credit_q {
+    struct rp_credit *buf; /* RP_CREDIT_Q_CAP entries, allocated on assignment */
+    uint32_t head, tail;   /* free-running; head - tail = queued */
+};
+
 struct rp_worker {
     struct rp_engine *e;
     int idx;
@@ -99,6 +107,14 @@ struct rp_worker {
     int n_assigned; /* input partitions assigned to it */
     /* worker thread only */
     struct rp_pipeline **pl; /* by input partition */
+    /* by input partition: the newest record of that partition, on which the worker keeps its
+     * reference after the batch so that timer signals of the partition's pipeline fired later
+     * (watermark advances) are tracked by the partition's own offsets; released with the
+     * pipeline's watermark when the next batch of the partition takes over, when the worker
+     * goes idle, or on revoke */
+    struct rp_track **hold;
+    /* by input partition: credits waiting for their event time (see worker.c, credits) */
+    struct rp_credit_q *cq;
     struct rp_track *cur_track;
     bool suppress;
     int64_t last_tick_ns;

@@ -64,20 +64,74 @@ static int64_t now_ms_hook(void *opaque)
     return rp_wall_ms();
 }
 
+/*
+ * Credits. `rapport score` applies a credit at once, at the event time of its cause; here it
+ * comes back through the credits topic, typically a little later, and after a restore the
+ * credits partition is replayed far ahead of its input partition. So that a credit meets the
+ * customer's state where it belongs in event time, credits wait in a per-partition FIFO and are
+ * applied just before the first event of the partition at or after their time, or when the
+ * watermark passes them. The FIFO is bounded: when full, the oldest is applied at once.
+ */
+static void credits_apply_until(struct rp_worker *w, int32_t p, int64_t ts)
+{
+    struct rp_credit_q *q = &w->cq[p];
+    while (q->buf && q->head != q->tail) {
+        struct rp_credit *c = &q->buf[q->tail % RP_CREDIT_Q_CAP];
+        if (c->ts_ms > ts)
+            break;
+        rp_pipeline_apply_credit(w->pl[p], c);
+        q->tail++;
+    }
+}
+
+static void credits_push(struct rp_worker *w, int32_t p, const struct rp_credit *c)
+{
+    struct rp_credit_q *q = &w->cq[p];
+    if (!q->buf) {
+        rp_pipeline_apply_credit(w->pl[p], c);
+        return;
+    }
+    if (q->head - q->tail == RP_CREDIT_Q_CAP) {
+        rp_pipeline_apply_credit(w->pl[p], &q->buf[q->tail % RP_CREDIT_Q_CAP]);
+        q->tail++;
+    }
+    q->buf[q->head % RP_CREDIT_Q_CAP] = *c;
+    q->head++;
+}
+
+static void release_hold(struct rp_worker *w, int32_t p)
+{
+    struct rp_track *t = w->hold[p];
+    if (!t)
+        return;
+    t->wm = w->pl[p] ? rp_pipeline_watermark(w->pl[p]) : INT64_MIN;
+    w->hold[p] = NULL;
+    rp_track_unref(t, true); /* release: orders the wm store before the consumer sees refs 0 */
+}
+
 static void advance_all(struct rp_worker *w)
 {
     int64_t wm = rp_engine_watermark(w->e, rp_wall_ms());
     if (wm == INT64_MIN)
         return;
-    for (int32_t p = 0; p < w->e->n_parts; p++)
-        if (w->pl[p] && wm > rp_pipeline_watermark(w->pl[p])) {
-            /* timers of a restoring partition fired before the restart too */
-            w->suppress =
-                w->e->parts[RP_T_INPUT][p].replay_until > 0 &&
-                !atomic_load_explicit(&w->e->parts[RP_T_INPUT][p].ready, memory_order_relaxed);
-            rp_pipeline_advance(w->pl[p], wm);
+    for (int32_t p = 0; p < w->e->n_parts; p++) {
+        struct rp_pipeline *pl = w->pl[p];
+        if (!pl || wm <= rp_pipeline_watermark(pl))
+            continue;
+        w->cur_track = w->hold[p];     /* NULL: untracked, see rp_engine.untracked */
+        credits_apply_until(w, p, wm); /* behind the watermark: before the timers pass them */
+        /* Restored partition: the timers up to the watermark its last commit covered fired
+         * before the restart and their signals were acknowledged: fire them silently. */
+        int64_t rw = w->e->parts[RP_T_INPUT][p].restore_wm;
+        if (rp_pipeline_watermark(pl) < rw) {
+            w->suppress = true;
+            rp_pipeline_advance(pl, wm < rw ? wm : rw);
+            w->suppress = false;
         }
-    w->suppress = false;
+        if (wm > rp_pipeline_watermark(pl))
+            rp_pipeline_advance(pl, wm);
+    }
+    w->cur_track = NULL;
 }
 
 static void update_gauges(struct rp_worker *w)
@@ -123,6 +177,8 @@ static void process_input(struct rp_worker *w, struct rp_batch *b)
                 rp_metrics_add(&mp->late, 1);
             if (ev.ts_ms > max_ts)
                 max_ts = ev.ts_ms;
+            if (pl)
+                credits_apply_until(w, pt->partition, ev.ts_ms);
             rc = pl ? rp_pipeline_apply(pl, &ev) : RP_ERR_NOT_FOUND;
             if (rc == RP_ERR_TOO_LATE)
                 snprintf(detail, sizeof(detail), "event time %" PRId64 " behind watermark %" PRId64,
@@ -157,7 +213,7 @@ static void process_credits(struct rp_worker *w, struct rp_batch *b)
         rd_kafka_message_t *m = b->msgs[i];
         w->suppress = m->offset < pt->replay_until;
         if (pl && m->payload && rp_credit_decode(m->payload, m->len, &c) == RP_OK)
-            rp_pipeline_apply_credit(pl, &c);
+            credits_push(w, pt->partition, &c);
         else
             rp_log("credits partition %" PRId32 " offset %" PRId64 ": bad credit, skipped",
                    pt->partition, m->offset);
@@ -179,6 +235,10 @@ static void process(struct rp_worker *w, struct rp_batch *b)
             size_t expect = (size_t)(e->cfg->expected_customers / (e->n_parts ? e->n_parts : 1));
             w->pl[pt->partition] =
                 rp_pipeline_create(&e->cfg->scoring, &hooks, expect + 16, err, sizeof(err));
+            struct rp_credit_q *q = &w->cq[pt->partition];
+            q->head = q->tail = 0;
+            if (!q->buf) /* NULL: credits are applied on arrival (degraded, still correct) */
+                q->buf = malloc(RP_CREDIT_Q_CAP * sizeof(struct rp_credit));
             if (!w->pl[pt->partition]) {
                 rp_log("worker %d: partition %" PRId32 ": %s", w->idx, pt->partition, err);
                 atomic_store_explicit(&e->fatal, 1, memory_order_relaxed);
@@ -189,7 +249,11 @@ static void process(struct rp_worker *w, struct rp_batch *b)
         }
         break;
     case RP_B_REVOKE:
+        if (pt->topic == RP_T_INPUT)
+            release_hold(w, pt->partition);
         if (pt->topic == RP_T_INPUT && w->pl[pt->partition]) {
+            /* queued credits go with the state: a restore replays the credits topic too */
+            w->cq[pt->partition].head = w->cq[pt->partition].tail = 0;
             rp_pipeline_destroy(w->pl[pt->partition]);
             w->pl[pt->partition] = NULL;
         }
@@ -199,17 +263,21 @@ static void process(struct rp_worker *w, struct rp_batch *b)
         break;
     case RP_B_DATA: {
         int64_t t0 = rp_mono_ns();
-        w->cur_track = b->track;
-        if (pt->topic == RP_T_INPUT)
+        w->cur_track = b->track; /* signals and credits caused by these messages */
+        if (pt->topic == RP_T_INPUT) {
             process_input(w, b);
-        else
+            /* this batch's record takes over the partition's timers (see rp_worker.hold) */
+            release_hold(w, pt->partition);
+            w->hold[pt->partition] = b->track;
+        } else {
             process_credits(w, b);
-        /* Timers due under the new watermark fire now, still under this batch's record: its
-         * offsets are not committed before the signals they released are acknowledged. */
-        advance_all(w);
+        }
         w->cur_track = NULL;
+        /* timers due under the new watermark fire now, each pipeline's under its own hold */
+        advance_all(w);
         rp_metrics_observe_batch(w->mw, (uint64_t)(rp_mono_ns() - t0));
-        rp_track_unref(b->track, true);
+        if (pt->topic != RP_T_INPUT)
+            rp_track_unref(b->track, true);
         b->n = 0;
         break;
     }
@@ -264,7 +332,11 @@ static void *worker_main(void *arg)
         }
         if (now - w->last_tick_ns >= RP_WORKER_TICK_NS) {
             w->last_tick_ns = now;
-            advance_all(w); /* untracked produces: see rp_engine.untracked */
+            advance_all(w);
+            /* idle: let the held records complete so their offsets can be committed; timers
+             * fired by later idle ticks are untracked (see rp_engine.untracked) */
+            for (int32_t p = 0; p < w->e->n_parts; p++)
+                release_hold(w, p);
             update_gauges(w);
         }
         /* Back off from spinning to short sleeps: the machine is shared with the broker. */

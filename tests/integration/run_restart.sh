@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# run_restart: a restart mid-stream loses no input. While `rapport gen` produces a msgpack
+# population to the input (4 partitions), one engine is stopped with SIGTERM and restarted, and
+# another is killed with SIGKILL and restarted; afterwards every signal id of an uninterrupted
+# run over the same input appears in the output of both (duplicates allowed: at-least-once). The
+# msgpack input is produced by `rapport gen`; run_e2e covers JSON produced by kcat.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+: "${RAPPORT:?RAPPORT must point at the rapport binary}"
+
+N=40000
+GEN=(--customers 2000 --days 90 --events $N --seed 5)
+in=$(it_topic in 4)
+"$RAPPORT" gen "${GEN[@]}" --format json >"$IT_TMP/ev.jsonl" # same stream, for its last time
+final_wm=$(($(jq -s 'map(.ts) | max' "$IT_TMP/ev.jsonl") - 300000))
+
+config() { # NAME: a config whose group and outputs are NAME's own
+    cat >"$IT_TMP/$1.ini" <<INI
+[kafka]
+bootstrap.servers = $KAFKA_BOOTSTRAP
+group.id = $(it_group "$1")
+[topics]
+input = $in
+churn_risk = $in.$1.churn
+advocate = $in.$1.advocate
+dead_letter = $in.$1.dlq
+internal_prefix = $in.$1.internal
+[engine]
+workers = 2
+idle_partition_timeout = 2s
+commit_interval = 200ms
+[output]
+format = json
+[http]
+listen = 127.0.0.1:0
+INI
+}
+
+declare -A PORT PID
+start() { # NAME LOGNAME
+    it_spawn "$2" "$RAPPORT" run -c "$IT_TMP/$1.ini"
+    PID[$1]=$IT_LAST_PID
+    wait_for 60 "grep -q 'http on .*(port [0-9]*)' '$IT_TMP/$2.log'"
+    PORT[$1]=$(sed -n 's/.*http on .*(port \([0-9]*\)).*/\1/p' "$IT_TMP/$2.log" | head -1)
+}
+consumed() { # NAME
+    it_http "http://127.0.0.1:${PORT[$1]}/metrics" |
+        awk '$1 ~ /^rapport_events_consumed_total/ {s += $2} END {print s + 0}'
+}
+watermark() {
+    it_http "http://127.0.0.1:${PORT[$1]}/metrics" | awk '$1 == "rapport_watermark_ms" {print $2}'
+}
+signals() { # NAME: number of signals it counted (this process)
+    it_http "http://127.0.0.1:${PORT[$1]}/metrics" |
+        awk '$1 ~ /^rapport_signals_total/ {s += $2} END {print s + 0}'
+}
+ids() { # NAME: sorted unique signal ids in NAME's output topics
+    { it_consume_all "$in.$1.churn" -f '%s\n'; it_consume_all "$in.$1.advocate" -f '%s\n'; } |
+        jq -r .signal_id | sort -u
+}
+finish() { # NAME: wait until it has consumed everything, fired its timers, delivered its signals
+    wait_for 180 "[ \"\$(consumed $1)\" -ge $N ]"
+    wait_for 60 "[ \"\$(watermark $1)\" = $final_wm ]"
+}
+
+config term
+config kill
+config ref
+
+# The population arrives over several seconds while the two engines consume it.
+it_spawn gen "$RAPPORT" gen "${GEN[@]}" --format msgpack --rate 8000 \
+    --brokers "$KAFKA_BOOTSTRAP" --topic "$in"
+gen_pid=$IT_LAST_PID
+start term term1
+start kill kill1
+
+wait_for 120 "[ \"\$(consumed term)\" -ge $((N / 4)) ]"
+rc=0
+it_stop "${PID[term]}" 60 || rc=$?
+it_assert_eq 0 "$rc" "exit status of the engine stopped by SIGTERM"
+it_log "term: stopped cleanly mid-stream"
+start term term2
+
+wait_for 120 "[ \"\$(consumed kill)\" -ge $((N / 2)) ]"
+kill -KILL "${PID[kill]}"
+wait "${PID[kill]}" 2>/dev/null || true
+it_log "kill: SIGKILL mid-stream"
+start kill kill2
+
+wait_for 120 "! it_alive $gen_pid" # gen exits by itself once everything is delivered
+grep -q "delivered $N events" "$IT_TMP/gen.log" || it_fail "gen did not deliver $N: $(tail -2 "$IT_TMP/gen.log")"
+
+start ref ref
+finish ref
+finish term
+finish kill
+grep -q '(restore)' "$IT_TMP/term2.log" || it_fail "the restarted engine did not restore its partitions"
+
+# every signal counted by each process is in its topics before comparing
+wait_for 60 "[ \$(it_count $in.ref.churn) -ge 1 ] && [ \$((\$(it_count $in.ref.churn) + \$(it_count $in.ref.advocate))) -eq \$(signals ref) ]"
+# The reference: signals of the uninterrupted run that `rapport score` (deterministic, one
+# process) also emits. A credit between customers reaches its owner through the credits topic at
+# a time that varies from run to run, so two uninterrupted runs may differ by a few
+# credit-dependent ids (SPEC: >= 99 % the same); those are not a restart's doing.
+ids ref >"$IT_TMP/ref.all"
+"$RAPPORT" score "$IT_TMP/ev.jsonl" 2>/dev/null | jq -r .signal_id | sort -u >"$IT_TMP/score.ids"
+comm -12 "$IT_TMP/ref.all" "$IT_TMP/score.ids" >"$IT_TMP/ref.ids"
+nall=$(wc -l <"$IT_TMP/ref.all")
+nref=$(wc -l <"$IT_TMP/ref.ids")
+it_log "uninterrupted run: $nall ids, $nref of them also from rapport score"
+[ "$nref" -gt 50 ] || it_fail "too few signals in the uninterrupted run ($nref)"
+[ $((nref * 100)) -ge $((nall * 99)) ] || it_fail "uninterrupted run and rapport score differ by more than 1 %"
+for name in term kill; do
+    ids "$name" >"$IT_TMP/$name.ids"
+    missing=$(comm -23 "$IT_TMP/ref.ids" "$IT_TMP/$name.ids" | wc -l)
+    total=$(($(it_count "$in.$name.churn") + $(it_count "$in.$name.advocate")))
+    it_log "$name: $(wc -l <"$IT_TMP/$name.ids") distinct ids ($total messages), $missing of $nref missing"
+    [ "$missing" -eq 0 ] || it_fail "$name: $missing signal ids of the uninterrupted run are missing: $(comm -23 "$IT_TMP/ref.ids" "$IT_TMP/$name.ids" | head -5 | tr '\n' ' ')"
+done
+for name in term kill ref; do
+    rc=0
+    it_stop "${PID[$name]}" 60 || rc=$?
+    it_assert_eq 0 "$rc" "exit status of $name"
+done
+it_log "ok: no signal lost across SIGTERM and SIGKILL restarts"
