@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <msgpack.h>
+
 #include "event.h"
 
 static double now_s(void)
@@ -87,6 +89,38 @@ static void run(const char *name, decode_fn fn, const char *buf, const uint32_t 
            (double)off[n] / best / 1e6, passes, (unsigned long long)(check % 1000));
 }
 
+/* Baseline for comparison in the same run (so that load on a shared machine affects both): a
+ * naive msgpack-c unpack of each message into a reused zone, with no validation at all. */
+static void run_msgpack_c(const char *buf, const uint32_t *off, size_t n, int passes)
+{
+    msgpack_zone z;
+    msgpack_zone_init(&z, 2048);
+    double best = 1e30;
+    uint64_t check = 0;
+    for (int p = 0; p < passes; p++) {
+        double t0 = now_s();
+        for (size_t i = 0; i < n; i++) {
+            msgpack_object o;
+            size_t pos = 0;
+            if (msgpack_unpack(buf + off[i], off[i + 1] - off[i], &pos, &z, &o) !=
+                MSGPACK_UNPACK_SUCCESS) {
+                fprintf(stderr, "msgpack-c: event %zu failed\n", i);
+                exit(1);
+            }
+            check += o.via.map.size;
+            msgpack_zone_clear(&z);
+        }
+        double dt = now_s() - t0;
+        if (dt < best)
+            best = dt;
+    }
+    msgpack_zone_destroy(&z);
+    printf("%-8s %10.2f M events/s  %6.1f ns/event  (msgpack-c unpack, no validation; check "
+           "%llu)\n",
+           "baseline", (double)n / best / 1e6, best / (double)n * 1e9,
+           (unsigned long long)(check % 1000));
+}
+
 /* The brief's example event, only cid and ts varying:
  * {"v":1,"cid":"c0012345","ts":1700000000000,"type":"purchase","value":42.5,"channel":"web"} */
 static void make_example(uint64_t i, uint64_t *rng, struct rp_event *ev)
@@ -129,6 +163,7 @@ static int bench_set(const char *title, void (*make)(uint64_t, uint64_t *, struc
     jo[n] = (uint32_t)jlen;
     printf("%s: %zu events, one thread; e.g. %.*s\n", title, n, (int)(jo[1] - jo[0] - 1), js);
     run("msgpack", rp_event_decode_msgpack, mp, mo, n, passes);
+    run_msgpack_c(mp, mo, n, passes);
     run("json", rp_event_decode_json, js, jo, n, passes);
     run("auto-mp", rp_event_decode, mp, mo, n, passes);
     run("auto-js", rp_event_decode, js, jo, n, passes);
