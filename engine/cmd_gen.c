@@ -4,6 +4,12 @@
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include <math.h>
+/* schemas/signal.h shadows the system <signal.h> (schemas/ is an -I directory of every layer) */
+#if __has_include(</usr/include/signal.h>)
+#include </usr/include/signal.h>
+#else
+#include <signal.h>
+#endif
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,10 +78,14 @@ static const char usage_text[] =
     "event `signup`), on their own or when an advocate refers them. Activity is Zipf-skewed\n"
     "between customers and follows a daily cycle (quiet nights, evening peak, UTC).\n";
 
-/* Set to stop producing and drain. No SIGINT/SIGTERM handler sets it yet: <signal.h> is shadowed
- * by schemas/signal.h on the include path (the layers are -I, not -iquote), so the system header
- * cannot be included here; --duration is the clean way to stop. */
-static volatile int stop_requested;
+/* Set by SIGINT/SIGTERM: stop producing, wait for the deliveries, report, exit. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
 
 static int64_t now_ms(void)
 {
@@ -512,6 +522,12 @@ int rp_cmd_gen(int argc, char **argv)
             return 1;
         }
     }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     int rc = o.brokers ? gen_to_kafka(g, &o) : gen_to_file(g, &o);
     rp_gen_destroy(g);
     return rc;
