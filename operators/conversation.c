@@ -3,9 +3,9 @@
 
 #include <xxhash.h>
 
-uint64_t rp_conv_ref_hash(const char *bytes, size_t len)
+uint32_t rp_conv_ref_hash(const char *bytes, size_t len)
 {
-    return XXH3_64bits(bytes, len);
+    return (uint32_t)XXH3_64bits(bytes, len);
 }
 
 /* The kind that closes `k` (question <-> reply, complaint <-> resolution). */
@@ -31,7 +31,7 @@ static bool is_tomb(uint8_t k)
 }
 
 /* Adds (kind, ref, ts), merging with an identical entry (earliest time wins: order-free). */
-static void put(struct rp_ext_talk *t, enum rp_thread_kind kind, uint64_t ref, int64_t ts)
+static void put(struct rp_ext_talk *t, enum rp_thread_kind kind, uint32_t ref, int64_t ts)
 {
     int free_slot = -1, victim = -1;
     for (int i = 0; i < RP_THREADS_MAX; i++) {
@@ -60,7 +60,7 @@ static void put(struct rp_ext_talk *t, enum rp_thread_kind kind, uint64_t ref, i
     t->at_ms[s] = ts;
 }
 
-static void pair_or_put(struct rp_ext_talk *t, enum rp_thread_kind kind, uint64_t ref, int64_t ts)
+static void pair_or_put(struct rp_ext_talk *t, enum rp_thread_kind kind, uint32_t ref, int64_t ts)
 {
     enum rp_thread_kind p = partner(kind);
     for (int i = 0; i < RP_THREADS_MAX; i++) {
@@ -72,12 +72,12 @@ static void pair_or_put(struct rp_ext_talk *t, enum rp_thread_kind kind, uint64_
     put(t, kind, ref, ts);
 }
 
-void rp_conv_open(struct rp_ext_talk *t, enum rp_thread_kind kind, uint64_t ref, int64_t ts)
+void rp_conv_open(struct rp_ext_talk *t, enum rp_thread_kind kind, uint32_t ref, int64_t ts)
 {
     pair_or_put(t, kind, ref, ts);
 }
 
-void rp_conv_close(struct rp_ext_talk *t, enum rp_thread_kind kind, uint64_t ref, int64_t ts)
+void rp_conv_close(struct rp_ext_talk *t, enum rp_thread_kind kind, uint32_t ref, int64_t ts)
 {
     pair_or_put(t, kind, ref, ts);
 }

@@ -17,13 +17,13 @@
  */
 
 /** Hash of a ref's bytes (threads are matched by it). */
-uint64_t rp_conv_ref_hash(const char *bytes, size_t len);
+uint32_t rp_conv_ref_hash(const char *bytes, size_t len);
 
 /** A question (RP_TH_QUESTION) or complaint (RP_TH_COMPLAINT) with `ref` at `ts`. */
-void rp_conv_open(struct rp_ext_talk *t, enum rp_thread_kind kind, uint64_t ref, int64_t ts);
+void rp_conv_open(struct rp_ext_talk *t, enum rp_thread_kind kind, uint32_t ref, int64_t ts);
 
 /** A reply (RP_TH_REPLY) or resolution (RP_TH_RESOLUTION) with `ref` at `ts`. */
-void rp_conv_close(struct rp_ext_talk *t, enum rp_thread_kind kind, uint64_t ref, int64_t ts);
+void rp_conv_close(struct rp_ext_talk *t, enum rp_thread_kind kind, uint32_t ref, int64_t ts);
 
 /** Friction at `as_of`: how the open threads weigh. */
 struct rp_conv_friction {

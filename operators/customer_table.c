@@ -5,10 +5,35 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <xxhash.h>
 
 #define MAX_LOAD_NUM 3 /* grow above 3/4 full */
 #define MAX_LOAD_DEN 4
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* Memory for the big arrays, zeroed. From 2 MiB up it is 2 MiB-aligned and marked for
+ * transparent huge pages: lookups are random over hundreds of MiB, and with 4 KiB pages every
+ * one of them would also miss the TLB. */
+static void *big_zalloc(size_t bytes)
+{
+    if (bytes < HUGE_PAGE) {
+        void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (p)
+            memset(p, 0, bytes);
+        return p;
+    }
+    size_t rounded = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    void *p = aligned_alloc(HUGE_PAGE, rounded);
+    if (!p)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, rounded, MADV_HUGEPAGE); /* a hint: failure only costs speed */
+#endif
+    memset(p, 0, bytes);
+    return p;
+}
 
 static int pool_init(struct rp_pool *p, size_t elem_size, unsigned shift)
 {
@@ -42,9 +67,9 @@ uint32_t rp_pool_alloc(struct rp_pool *p)
             p->chunks = c;
             p->cap_chunks = nc;
         }
-        /* Records are 64 bytes: align chunks to the cache line so that each record is one. */
+        /* Records are 64 bytes: chunks are cache-line aligned so that each record is one line. */
         size_t bytes = (size_t)p->elem_size << p->shift;
-        void *mem = aligned_alloc(64, bytes);
+        void *mem = big_zalloc(bytes);
         if (!mem)
             return 0;
         p->chunks[p->n_chunks++] = mem;
@@ -78,14 +103,15 @@ int rp_ctable_init(struct rp_ctable *t, size_t expected)
     if (expected < 1024)
         expected = 1024;
     t->cap = cap_for(expected);
-    t->slots = calloc(t->cap, sizeof(*t->slots));
+    t->slots = big_zalloc(t->cap * sizeof(*t->slots));
     if (!t->slots)
         return -1;
-    pool_init(&t->recs, sizeof(struct rp_cust), 16);
+    pool_init(&t->recs, sizeof(struct rp_cust), 15); /* 2 MiB chunks: one huge page each */
     pool_init(&t->exts, sizeof(struct rp_ext), 14);
     pool_init(&t->buys, sizeof(struct rp_ext_buy), 14);
     pool_init(&t->talks, sizeof(struct rp_ext_talk), 12);
     pool_init(&t->advs, sizeof(struct rp_ext_adv), 12);
+    pool_init(&t->sigs, sizeof(struct rp_ext_sig), 12);
     return 0;
 }
 
@@ -97,6 +123,7 @@ void rp_ctable_fini(struct rp_ctable *t)
     pool_fini(&t->buys);
     pool_fini(&t->talks);
     pool_fini(&t->advs);
+    pool_fini(&t->sigs);
     for (uint32_t i = 0; i < t->n_arena; i++)
         free(t->arena[i]);
     free(t->arena);
@@ -133,10 +160,51 @@ uint32_t rp_ctable_find(const struct rp_ctable *t, const char *bytes, size_t len
     }
 }
 
+void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
+{
+    size_t i = home_slot(h, t->cap);
+    if (stage == 0) {
+        __builtin_prefetch(&t->slots[i]);
+        return;
+    }
+    uint64_t s = t->slots[i]; /* in cache after stage 0 */
+    if (s == 0 || (uint32_t)(s >> 32) != (uint32_t)(h >> 32))
+        return; /* new customer or a collision: nothing useful to fetch */
+    const struct rp_cust *c = rp_ctable_rec(t, (uint32_t)s - 1);
+    if (stage == 1) {
+        __builtin_prefetch(c);
+        return;
+    }
+    if (stage == 2) { /* the record is in cache */
+        __builtin_prefetch(t->arena[c->cid_off >> RP_ARENA_SHIFT] +
+                           (c->cid_off & ((1u << RP_ARENA_SHIFT) - 1)));
+        if (c->ext)
+            __builtin_prefetch(rp_pool_at(&t->exts, c->ext));
+        return;
+    }
+    /* stage 3: the extension links are in cache */
+    if (c->ext) {
+        const struct rp_ext *e = rp_pool_at(&t->exts, c->ext);
+        if (e->buy)
+            __builtin_prefetch(rp_pool_at(&t->buys, e->buy));
+        if (e->talk)
+            __builtin_prefetch(rp_pool_at(&t->talks, e->talk));
+        if (e->adv)
+            __builtin_prefetch(rp_pool_at(&t->advs, e->adv));
+    }
+}
+
+void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx)
+{
+    const struct rp_cust *c = rp_ctable_rec(t, idx);
+    if (c->ext)
+        __builtin_prefetch(rp_pool_at(&t->exts, c->ext));
+}
+
 static int grow(struct rp_ctable *t)
 {
     size_t ncap = t->cap * 2;
-    uint64_t *ns = calloc(ncap, sizeof(*ns));
+    uint64_t *ns = big_zalloc(ncap * sizeof(*ns));
     if (!ns)
         return -1;
     for (size_t j = 0; j < t->cap; j++) {
@@ -247,10 +315,7 @@ struct rp_ext *rp_ctable_ext(struct rp_ctable *t, struct rp_cust *c, bool create
         if (!i)
             return NULL;
         c->ext = i;
-        struct rp_ext *e = rp_pool_at(&t->exts, i);
-        for (int k = 0; k < RP_KIND__COUNT; k++)
-            e->last_enter_ms[k] = INT64_MIN;
-        return e;
+        return rp_pool_at(&t->exts, i);
     }
     return rp_pool_at(&t->exts, c->ext);
 }
@@ -277,9 +342,30 @@ EXT_GETTER(rp_ctable_buy, buy, buys, struct rp_ext_buy)
 EXT_GETTER(rp_ctable_talk, talk, talks, struct rp_ext_talk)
 EXT_GETTER(rp_ctable_adv, adv, advs, struct rp_ext_adv)
 
+struct rp_ext_sig *rp_ctable_sig(struct rp_ctable *t, struct rp_cust *c, bool create)
+{
+    struct rp_ext *e = rp_ctable_ext(t, c, create);
+    if (!e)
+        return NULL;
+    if (!e->sig) {
+        if (!create)
+            return NULL;
+        uint32_t i = rp_pool_alloc(&t->sigs);
+        if (!i)
+            return NULL;
+        e->sig = i;
+        struct rp_ext_sig *s = rp_pool_at(&t->sigs, i);
+        for (int k = 0; k < RP_KIND__COUNT; k++)
+            s->last_enter_ms[k] = INT64_MIN;
+        return s;
+    }
+    return rp_pool_at(&t->sigs, e->sig);
+}
+
 size_t rp_ctable_bytes(const struct rp_ctable *t)
 {
     return t->cap * sizeof(*t->slots) + pool_bytes(&t->recs) + pool_bytes(&t->exts) +
            pool_bytes(&t->buys) + pool_bytes(&t->talks) + pool_bytes(&t->advs) +
-           (size_t)t->n_arena * (1u << RP_ARENA_SHIFT) + t->cap_arena * sizeof(char *);
+           pool_bytes(&t->sigs) + (size_t)t->n_arena * (1u << RP_ARENA_SHIFT) +
+           t->cap_arena * sizeof(char *);
 }

@@ -51,23 +51,31 @@ struct rp_cust {
     uint8_t pad_[2];
 };
 
-/** Signal episodes and links to the other extensions (customers with more than engagement). */
+/** Links to the extensions of a customer with more than engagement (pool indexes, 0 = none). */
 struct rp_ext {
+    uint32_t buy, talk, adv, sig;
+};
+
+/** Signal episodes: only for customers who entered an episode once. */
+struct rp_ext_sig {
     int64_t last_enter_ms[RP_KIND__COUNT]; /* event time of the last enter (INT64_MIN: never) */
     uint32_t episode[RP_KIND__COUNT];      /* enters so far */
-    uint32_t buy, talk, adv;               /* pool indexes, 0 = none */
-    uint32_t pad_;
 };
 
 /* rp_ext_buy.bflags */
 #define RP_BF_CONVERTED   0x01u /* a REFERRAL_CONVERTED credit was sent for this customer */
 #define RP_BF_REFERRED_BY 0x02u /* referrer_off holds who referred this customer */
 
-/** Purchases (BG/NBD inputs and monetary value). Decayed values are kept as of clock_ms. */
+/**
+ * Purchases (BG/NBD inputs, monetary value) and the other friction values: everything decayed
+ * with the friction half-life shares one clock, so a customer with negative sentiment but no
+ * purchase needs no separate extension.
+ */
 struct rp_ext_buy {
-    int64_t clock_ms;    /* max purchase/refund time */
+    int64_t clock_ms;    /* max time of an event that touched money, refunds or neg */
     double money;        /* decayed purchase value (friction half-life) */
     double refunds;      /* decayed refund value (friction half-life) */
+    double neg;          /* decayed negative sentiment (friction half-life) */
     int32_t first_pday;  /* first purchase UTC day; valid when n_pdays > 0 */
     uint16_t pspan_days; /* last purchase day - first purchase day (saturates) */
     uint16_t n_pdays;    /* distinct purchase days; x = n_pdays - 1 */
@@ -86,12 +94,11 @@ enum rp_thread_kind {
     RP_TH_RESOLUTION, /* tombstone: a resolution that arrived before its complaint */
 };
 
-/** Conversation: open threads by ref (hashed), decayed negative sentiment. */
+/** Conversation: open threads by ref (32-bit hash: a collision needs two of one customer's
+ * at most 4 live refs to share it). */
 struct rp_ext_talk {
-    int64_t clock_ms; /* neg is kept as of this */
-    double neg;       /* decayed negative sentiment (friction half-life) */
-    uint64_t ref_hash[RP_THREADS_MAX];
     int64_t at_ms[RP_THREADS_MAX];
+    uint32_t ref_hash[RP_THREADS_MAX];
     uint8_t kind[RP_THREADS_MAX]; /* enum rp_thread_kind */
     uint32_t pad_;
 };
@@ -126,7 +133,7 @@ struct rp_ctable {
     uint64_t *slots; /* (tag << 32) | (record index + 1); 0 = empty */
     size_t cap;      /* number of slots */
     struct rp_pool recs;
-    struct rp_pool exts, buys, talks, advs;
+    struct rp_pool exts, buys, talks, advs, sigs;
     char **arena;
     uint32_t n_arena, cap_arena;
     uint32_t arena_used; /* bytes used in the last arena chunk */
@@ -172,6 +179,14 @@ static inline const char *rp_ctable_str(const struct rp_ctable *t, uint32_t off,
     return p + 1;
 }
 
+/** Cache hints for a lookup of `h` (see rp_pipeline_prefetch): stage 0 the slot, stage 1 the
+ * record of the first probe, stage 2 its cid bytes and extension links, stage 3 the
+ * extensions themselves. */
+void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage);
+
+/** Cache hint: the extensions of record `idx` (whose record line is in cache). */
+void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx);
+
 /** Copies a string (1..64 bytes) into the arena; returns its offset or RP_NONE32. */
 uint32_t rp_ctable_intern(struct rp_ctable *t, const char *bytes, size_t len);
 
@@ -182,6 +197,7 @@ struct rp_ext *rp_ctable_ext(struct rp_ctable *t, struct rp_cust *c, bool create
 struct rp_ext_buy *rp_ctable_buy(struct rp_ctable *t, struct rp_cust *c, bool create);
 struct rp_ext_talk *rp_ctable_talk(struct rp_ctable *t, struct rp_cust *c, bool create);
 struct rp_ext_adv *rp_ctable_adv(struct rp_ctable *t, struct rp_cust *c, bool create);
+struct rp_ext_sig *rp_ctable_sig(struct rp_ctable *t, struct rp_cust *c, bool create);
 
 /** Read-only lookups of the extensions (NULL when absent). */
 static inline const struct rp_ext *rp_ctable_ext_ro(const struct rp_ctable *t,

@@ -87,24 +87,25 @@ static void emit(struct rp_pipeline *p, struct rp_cust *c, enum rp_signal_kind k
     p->hooks.on_signal(p->hooks.opaque, &sig);
 }
 
-/* Evaluates customer `c` at `as_of`, emits the transitions. */
-static void evaluate(struct rp_pipeline *p, struct rp_cust *c, int64_t as_of)
+/* Evaluates customer `c` at `as_of` into `*s`, emits the transitions. */
+static void evaluate(struct rp_pipeline *p, struct rp_cust *c, int64_t as_of,
+                     struct rp_score_parts *s)
 {
-    struct rp_score_parts s;
-    rp_scoring_eval(&p->cfg, &p->table, c, as_of, &s);
+    rp_scoring_eval(&p->cfg, &p->table, c, as_of, s);
     for (int k = 0; k < RP_KIND__COUNT; k++) {
         struct rp_signal_step st;
-        double score = k == RP_KIND_CHURN_RISK ? s.churn : s.advocate;
+        double score = k == RP_KIND_CHURN_RISK ? s->churn : s->advocate;
         if (rp_signals_step(&p->cfg, &p->table, c, (enum rp_signal_kind)k, score, as_of, &st))
-            emit(p, c, (enum rp_signal_kind)k, &st, &s, rp_scoring_segment(&p->cfg, c, &s, as_of),
+            emit(p, c, (enum rp_signal_kind)k, &st, s, rp_scoring_segment(&p->cfg, c, s, as_of),
                  as_of);
     }
 }
 
-static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after)
+static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
+                       const struct rp_score_parts *now)
 {
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
-    int64_t due = rp_scoring_next_check(&p->cfg, &p->table, c, after);
+    int64_t due = rp_scoring_next_check(&p->cfg, &p->table, c, after, now);
     if (rp_timers_schedule(&p->timers, &p->table, idx, due))
         c->due_ms =
             INT64_MAX; /* out of memory for a timer node: the check is lost, not the state */
@@ -119,8 +120,9 @@ static void fire(void *opaque, uint32_t idx)
     if (as_of < c->clock_ms)
         as_of = c->clock_ms;
     p->stats.timers_fired++;
-    evaluate(p, c, as_of);
-    reschedule(p, idx, as_of);
+    struct rp_score_parts s;
+    evaluate(p, c, as_of, &s);
+    reschedule(p, idx, as_of, &s);
 }
 
 /* ---- state updates ------------------------------------------------------------------------- */
@@ -200,11 +202,14 @@ static void add_act(struct rp_pipeline *p, struct rp_cust *c, enum rp_act act, i
 
 static void add_negative(struct rp_pipeline *p, struct rp_cust *c, int64_t ts, double w)
 {
-    struct rp_ext_talk *k = rp_ctable_talk(&p->table, c, true);
-    if (!k)
+    struct rp_ext_buy *b = rp_ctable_buy(&p->table, c, true);
+    if (!b)
         return;
-    move_group(&k->neg, 1, &k->clock_ms, ts, p->cfg.half_life_friction_ms);
-    k->neg += rp_decay_contrib(k->clock_ms, ts, w, p->cfg.half_life_friction_ms);
+    double v[3] = {b->money, b->refunds, b->neg};
+    move_group(v, 3, &b->clock_ms, ts, p->cfg.half_life_friction_ms);
+    b->money = v[0];
+    b->refunds = v[1];
+    b->neg = v[2] + rp_decay_contrib(b->clock_ms, ts, w, p->cfg.half_life_friction_ms);
 }
 
 /* Who referred this customer (explicit `referrer` first, else a REFERRED_BY credit). */
@@ -230,11 +235,12 @@ static void on_purchase(struct rp_pipeline *p, struct rp_cust *c, const struct r
     if (!b)
         return;
     int64_t ts = ev->ts_ms, hl = p->cfg.half_life_friction_ms;
-    double v[2] = {b->money, b->refunds};
-    move_group(v, 2, &b->clock_ms, ts, hl);
+    double v[3] = {b->money, b->refunds, b->neg};
+    move_group(v, 3, &b->clock_ms, ts, hl);
     v[refund ? 1 : 0] += rp_decay_contrib(b->clock_ms, ts, ev->value, hl);
     b->money = v[0];
     b->refunds = v[1];
+    b->neg = v[2];
     if (refund)
         return;
     uint16_t before = b->n_pdays;
@@ -310,7 +316,7 @@ static void apply_state(struct rp_pipeline *p, struct rp_cust *c, const struct r
                                  : ev->type == RP_EV_COMPLAINT ? RP_TH_COMPLAINT
                                  : ev->type == RP_EV_REPLY     ? RP_TH_REPLY
                                                                : RP_TH_RESOLUTION;
-        uint64_t h = rp_conv_ref_hash(ev->ref.bytes, ev->ref.len);
+        uint32_t h = rp_conv_ref_hash(ev->ref.bytes, ev->ref.len);
         if (tk == RP_TH_QUESTION || tk == RP_TH_COMPLAINT)
             rp_conv_open(k, tk, h, ts);
         else
@@ -374,10 +380,16 @@ enum rp_err rp_pipeline_apply(struct rp_pipeline *p, const struct rp_event *ev)
         fire(p, idx);
     apply_state(p, c, ev);
     int64_t as_of = c->clock_ms; /* a late event is evaluated at the customer's clock */
-    evaluate(p, c, as_of);
-    reschedule(p, idx, as_of);
+    struct rp_score_parts s;
+    evaluate(p, c, as_of, &s);
+    reschedule(p, idx, as_of, &s);
     p->stats.applied++;
     return RP_OK;
+}
+
+void rp_pipeline_prefetch(struct rp_pipeline *p, const struct rp_event *ev, int stage)
+{
+    rp_ctable_prefetch(&p->table, rp_ctable_hash(ev->cid.bytes, ev->cid.len), stage);
 }
 
 void rp_pipeline_apply_credit(struct rp_pipeline *p, const struct rp_credit *cr)
@@ -401,7 +413,8 @@ void rp_pipeline_apply_credit(struct rp_pipeline *p, const struct rp_credit *cr)
     case RP_CREDIT_REFERRAL_CONVERTED: {
         add_act(p, c, RP_ACT_REFERRAL_CONVERTED, cr->ts_ms, 1.0);
         int64_t as_of = cr->ts_ms > c->clock_ms ? cr->ts_ms : c->clock_ms;
-        evaluate(p, c, as_of);
+        struct rp_score_parts s;
+        evaluate(p, c, as_of, &s);
         break;
     }
     }

@@ -62,15 +62,22 @@ void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable
         if (tenure >= 2 * cfg->half_life_short_ms && out->eng_long > 0) {
             double ts = (double)tenure, hs = (double)cfg->half_life_short_ms,
                    hl = (double)cfg->half_life_long_ms;
-            double win_s = hs * (1.0 - exp2(-ts / hs)), win_l = hl * (1.0 - exp2(-ts / hl));
-            /* The usual rate would put `expected` weight in the short window; the ratio is
-             * shrunk towards 1 by RP_DROP_PSEUDO so that a customer with little activity is
-             * not read as a drop when a few light touches happen not to come. */
-            double expected = out->eng_long / win_l * win_s;
-            double ratio = (out->eng_short + RP_DROP_PSEUDO) / (expected + RP_DROP_PSEUDO);
-            part[RP_R_ENGAGEMENT_DROP] =
-                cfg->w_engagement_drop *
-                clamp01((RP_DROP_START - ratio) / (RP_DROP_START - RP_DROP_FULL));
+            /* Cheap bound first (the common case at an event): 1 - 2^-x >= min(x, 1) / 2, so
+             * the expected short weight is at most e_up; when even that leaves the ratio at or
+             * above RP_DROP_START there is no drop, and no exp2 to pay. */
+            double x = ts / hl < 1.0 ? ts / hl : 1.0;
+            double e_up = out->eng_long / (hl * x * 0.5) * hs;
+            if (out->eng_short + RP_DROP_PSEUDO < RP_DROP_START * (e_up + RP_DROP_PSEUDO)) {
+                double win_s = hs * (1.0 - exp2(-ts / hs)), win_l = hl * (1.0 - exp2(-ts / hl));
+                /* The usual rate would put `expected` weight in the short window; the ratio is
+                 * shrunk towards 1 by RP_DROP_PSEUDO so that a customer with little activity
+                 * is not read as a drop when a few light touches happen not to come. */
+                double expected = out->eng_long / win_l * win_s;
+                double ratio = (out->eng_short + RP_DROP_PSEUDO) / (expected + RP_DROP_PSEUDO);
+                part[RP_R_ENGAGEMENT_DROP] =
+                    cfg->w_engagement_drop *
+                    clamp01((RP_DROP_START - ratio) / (RP_DROP_START - RP_DROP_FULL));
+            }
         }
         /* silence against the customer's own rhythm */
         int64_t silent = as_of - last_active_end(c);
@@ -98,6 +105,10 @@ void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable
     }
     if (b && b->refunds > 0) /* same clock and half-life: the ratio needs no decay */
         part[RP_R_REFUNDS] = cfg->w_refunds * (b->refunds / (b->refunds + b->money));
+    if (b && b->neg > 0) {
+        double neg = rp_decay_at(b->neg, b->clock_ms, as_of, cfg->half_life_friction_ms);
+        part[RP_R_NEGATIVE_SENTIMENT] = cfg->w_negative_sentiment * (1.0 - exp2(-neg));
+    }
 
     /* conversation friction and negative sentiment */
     const struct rp_ext_talk *k = talk_of(t, c);
@@ -107,9 +118,6 @@ void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable
             part[RP_R_UNANSWERED_QUESTION] =
                 cfg->w_unanswered * (1.0 - pow(RP_UNANSWERED_KEEP, out->fr.overdue_questions));
         part[RP_R_OPEN_COMPLAINT] = cfg->w_complaint * out->fr.complaint;
-        double neg = rp_decay_at(k->neg, k->clock_ms, as_of, cfg->half_life_friction_ms);
-        if (neg > 0)
-            part[RP_R_NEGATIVE_SENTIMENT] = cfg->w_negative_sentiment * (1.0 - exp2(-neg));
         out->open_friction = out->fr.open_complaints > 0 || out->fr.overdue_questions > 0;
     }
     if (c->flags & RP_CF_UNSUBSCRIBED)
@@ -205,14 +213,45 @@ uint8_t rp_scoring_reasons(const struct rp_score_parts *s, enum rp_signal_kind k
     return n;
 }
 
+/* Could silence alone (with what grows with it: the drop, 1 - P(alive), the SLA components)
+ * ever bring churn_risk to its enter threshold? An upper bound of the noisy-OR. */
+static bool silence_can_enter(const struct rp_scoring_config *cfg, const struct rp_cust *c,
+                              int64_t after, const struct rp_score_parts *s)
+{
+    double keep = (1.0 - clamp01(s->part[RP_R_NEGATIVE_SENTIMENT])) *
+                  (1.0 - clamp01(s->part[RP_R_REFUNDS])) * (1.0 - cfg->w_silence);
+    if (s->fr.open_complaints)
+        keep *= 1.0 - cfg->w_complaint;
+    if (s->fr.open_questions)
+        keep *= 1.0 - cfg->w_unanswered * (1.0 - pow(RP_UNANSWERED_KEEP, s->fr.open_questions));
+    if (s->buyer && s->x >= 1)
+        keep *= 1.0 - cfg->w_low_p_alive;
+    if (s->eng_long > 0) {
+        /* while silent: the short sum goes to 0, the long sum only shrinks, the long window
+         * only grows, the short window is at most one half-life */
+        double hs = (double)cfg->half_life_short_ms, hl = (double)cfg->half_life_long_ms;
+        double tenure = (double)(after - (int64_t)c->first_day * RP_MS_DAY);
+        double win_l = hl * (1.0 - exp2(-(tenure > 0 ? tenure : 0) / hl));
+        double e_max = win_l > 0 ? s->eng_long / win_l * hs : INFINITY;
+        double ratio_min = RP_DROP_PSEUDO / (e_max + RP_DROP_PSEUDO);
+        keep *= 1.0 - cfg->w_engagement_drop *
+                          clamp01((RP_DROP_START - ratio_min) / (RP_DROP_START - RP_DROP_FULL));
+    }
+    return 1.0 - keep >= cfg->enter[RP_KIND_CHURN_RISK];
+}
+
 int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
-                              const struct rp_cust *c, int64_t after)
+                              const struct rp_cust *c, int64_t after,
+                              const struct rp_score_parts *now)
 {
     int64_t due = INT64_MAX;
     const struct rp_ext_talk *k = talk_of(t, c);
     if (k)
         due = rp_conv_next_due(k, after, cfg->answer_sla_ms, cfg->complaint_sla_ms);
-    if (c->n_days > 0 && !(c->flags & RP_CF_UNSUBSCRIBED)) {
+    bool in_episode = c->flags & ((RP_CF_IN_EPISODE << RP_KIND_CHURN_RISK) |
+                                  (RP_CF_IN_EPISODE << RP_KIND_ADVOCATE));
+    if (c->n_days > 0 && !(c->flags & RP_CF_UNSUBSCRIBED) &&
+        (in_episode || silence_can_enter(cfg, c, after, now))) {
         /* Silence checks: where the silence component starts to count, at quarter steps up to
          * where it counts fully, then every x1.5 (the engagement drop and P(alive) keep moving
          * while silence is full), up to RP_SILENCE_MAX_GAPS gaps. */

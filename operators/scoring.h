@@ -46,9 +46,15 @@ enum rp_segment rp_scoring_segment(const struct rp_scoring_config *cfg, const st
 uint8_t rp_scoring_reasons(const struct rp_score_parts *s, enum rp_signal_kind kind,
                            struct rp_reason out[RP_SIGNAL_MAX_REASONS]);
 
-/** The next time strictly after `after` at which the scores should be looked at again without a
- * new event (SLA moments, silence thresholds), or INT64_MAX. */
+/**
+ * The next time strictly after `after` at which the scores should be looked at again without a
+ * new event (SLA moments, silence thresholds), or INT64_MAX. `now` is the evaluation at `after`:
+ * silence checks are skipped for a customer outside any episode whose churn_risk could not
+ * reach the enter threshold however long the silence (most one-visit customers), so that
+ * timers cost nothing for them.
+ */
 int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
-                              const struct rp_cust *c, int64_t after);
+                              const struct rp_cust *c, int64_t after,
+                              const struct rp_score_parts *now);
 
 #endif

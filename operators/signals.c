@@ -12,7 +12,7 @@ bool rp_signals_step(const struct rp_scoring_config *cfg, struct rp_ctable *t, s
     bool fired = false;
     if (!(c->flags & bit)) {
         if (score >= cfg->enter[kind]) {
-            struct rp_ext *e = rp_ctable_ext(t, c, true);
+            struct rp_ext_sig *e = rp_ctable_sig(t, c, true);
             if (e &&
                 (e->episode[kind] == 0 || as_of - e->last_enter_ms[kind] >= cfg->cooldown_ms)) {
                 e->episode[kind]++;
@@ -25,7 +25,7 @@ bool rp_signals_step(const struct rp_scoring_config *cfg, struct rp_ctable *t, s
             }
         }
     } else if (score < cfg->exit[kind]) {
-        const struct rp_ext *e = rp_ctable_ext_ro(t, c);
+        const struct rp_ext_sig *e = rp_ctable_sig(t, c, false);
         c->flags &= (uint8_t)~bit;
         out->transition = RP_TR_EXIT;
         out->threshold = cfg->exit[kind];

@@ -94,6 +94,8 @@ static int file(struct rp_timers *tm, struct rp_ctable *t, uint32_t idx, int64_t
         ref = n | TREF_NODE;
     }
     uint32_t *head = ring ? &tm->heads[m & WHEEL_MASK] : &tm->overflow;
+    if (ring && m == tm->cur_min)
+        tm->cur_dirty = 1;
     *next_of(tm, t, ref) = *head;
     *head = ref;
     if (ring)
@@ -165,6 +167,7 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
     uint32_t *head = &tm->heads[m & WHEEL_MASK];
     uint32_t deferred = RP_NONE32; /* not due yet, due within this same minute: keep in slot */
     size_t n_deferred = 0;
+    int64_t next_due = INT64_MAX;
     while (*head != RP_NONE32) {
         /* Detach the list: firing may file new entries into this very slot. */
         size_t n = 0;
@@ -181,6 +184,12 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
         }
         *head = RP_NONE32;
         tm->in_slots -= n;
+        /* The records are scattered: fetch them all before looking at any. */
+        for (size_t i = 0; i < n; i++) {
+            uint32_t r = tm->scratch[i];
+            if (!(r & TREF_NODE))
+                __builtin_prefetch(rp_ctable_rec(t, r));
+        }
         /* Resolve refs to customers, releasing nodes and intrusive links. */
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
@@ -199,6 +208,8 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
                 tm->scratch[k++] = idx;
             } else if (minute_of(c->due_ms) <= m) {
                 /* due later within this minute: stays filed here */
+                if (c->due_ms < next_due)
+                    next_due = c->due_ms;
                 if (!(c->flags & RP_CF_IN_WHEEL) && c->filed_min == RP_NONE32) {
                     c->flags |= RP_CF_IN_WHEEL;
                     c->t_next = deferred;
@@ -220,6 +231,8 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
         }
         /* Fire in due-time order (ties by record index: deterministic). */
         qsort_r(tm->scratch, k, sizeof(uint32_t), cmp_due, t);
+        for (size_t i = 0; i < k; i++) /* and what firing reads next: the extension links */
+            rp_ctable_prefetch_rec(t, tm->scratch[i]);
         for (size_t i = 0; i < k; i++) {
             uint32_t idx = tm->scratch[i];
             struct rp_cust *c = rp_ctable_rec(t, idx);
@@ -232,6 +245,8 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
     }
     *head = deferred;
     tm->in_slots += n_deferred;
+    tm->cur_dirty = 0;
+    tm->cur_next_due = next_due;
 }
 
 void rp_timers_advance(struct rp_timers *tm, struct rp_ctable *t, int64_t W, rp_timer_fire_fn fire,
@@ -249,6 +264,10 @@ void rp_timers_advance(struct rp_timers *tm, struct rp_ctable *t, int64_t W, rp_
         migrate(tm, t);
     }
     if (target < tm->cur_min)
+        return;
+    /* The common case in a stream: the watermark moves within the minute already processed,
+     * nothing new was filed there and nothing left there is due yet. */
+    if (target == tm->cur_min && !tm->cur_dirty && W < tm->cur_next_due)
         return;
     for (;;) {
         if (tm->in_slots == 0 && tm->cur_min < target) {

@@ -29,10 +29,12 @@ struct rp_timer_node {
 };
 
 struct rp_timers {
-    uint32_t *heads;   /* RP_WHEEL_SLOTS list heads (refs), RP_NONE32 = empty */
-    uint32_t overflow; /* list of nodes (refs with RP_TREF_NODE) due beyond the ring */
-    int64_t cur_min;   /* minute being processed; entries before it have popped */
-    int started;       /* cur_min is set (at the first advance) */
+    uint32_t *heads;      /* RP_WHEEL_SLOTS list heads (refs), RP_NONE32 = empty */
+    uint32_t overflow;    /* list of nodes (refs with RP_TREF_NODE) due beyond the ring */
+    int64_t cur_min;      /* minute being processed; entries before it have popped */
+    int started;          /* cur_min is set (at the first advance) */
+    int cur_dirty;        /* something was filed into cur_min's slot since it was processed */
+    int64_t cur_next_due; /* earliest due left in cur_min's slot when it was processed */
     size_t in_slots, in_overflow;
     struct rp_timer_node *nodes;
     uint32_t n_nodes, cap_nodes, free_nodes;

@@ -1,0 +1,344 @@
+/* bench_pipeline: one thread through the operator pipeline: decode, apply, timers, signal
+ * encoding, on a pre-generated msgpack buffer, at 100 k, 1 M and 10 M customers (issue 3).
+ *
+ * Usage: bench_pipeline [CUSTOMERS...]   (default: 100000 1000000 10000000)
+ *   env RP_BENCH_EVENTS_PER_CUSTOMER (default 3): events = max(that x customers, 3 M)
+ *
+ * The stream (own seeded generator, so that the bench does not depend on `rapport gen`):
+ *   - first touch: every customer appears once (a signup or a view), in random order, so the
+ *     table really holds all the customers; then Zipf-ish traffic: 80 % of the events go to a
+ *     hot fifth of the customers (as a Zipf exponent near 1 would), 20 % uniformly to everybody;
+ *   - a realistic mix of types (engagement mostly; purchases, conversations, voice, advocacy,
+ *     referrals with targets, unsubscribes); refs pair questions with replies some of the time;
+ *   - event time advances over 60 days, with 10 % of the events up to 2 minutes out of order;
+ *   - the owner moves the watermark to max ts - 5 min after each event (like `rapport score`),
+ *     so timers fire as the stream goes; signals are encoded as msgpack (as the engine does).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "event.h"
+#include "pipeline.h"
+#include "signal.h"
+
+#define T0   1767225600000LL /* 2026-01-01 */
+#define SPAN (60LL * 86400000LL)
+#define LATE (5LL * 60000LL)
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* CPU time of this thread: on a shared machine the wall clock also counts other processes. */
+static double cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static uint64_t rng = 88172645463325252ULL;
+static inline uint64_t rnd(void)
+{
+    /* xorshift64*: fast, seeded, the same stream on every run */
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 2685821657736338717ULL;
+}
+
+static void set_cid(struct rp_cid *c, uint64_t i)
+{
+    /* "c" + decimal, without snprintf (the generator is not what is measured, but it is long) */
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    c->bytes[0] = 'c';
+    for (int k = 0; k < n; k++)
+        c->bytes[1 + k] = tmp[n - 1 - k];
+    c->len = (uint8_t)(n + 1);
+}
+
+static uint64_t pick_customer(uint64_t n)
+{
+    uint64_t r = rnd();
+    uint64_t hot = n / 5 ? n / 5 : 1;
+    if ((r & 0xff) < 205) /* 80 %: the hot fifth, itself skewed to its low ids */
+        return (r >> 8) % hot;
+    return (r >> 8) % n;
+}
+
+static enum rp_event_type pick_type(void)
+{
+    /* per-mille weights */
+    static const struct {
+        enum rp_event_type t;
+        int w;
+    } mix[] = {
+        {RP_EV_VIEW, 330},    {RP_EV_CLICK, 200},  {RP_EV_LOGIN, 100},   {RP_EV_EMAIL_OPEN, 80},
+        {RP_EV_LIKE, 50},     {RP_EV_COMMENT, 30}, {RP_EV_PURCHASE, 60}, {RP_EV_REFUND, 5},
+        {RP_EV_QUESTION, 20}, {RP_EV_REPLY, 18},   {RP_EV_COMPLAINT, 6}, {RP_EV_RESOLUTION, 5},
+        {RP_EV_REVIEW, 10},   {RP_EV_NPS, 10},     {RP_EV_MENTION, 10},  {RP_EV_SHARE, 15},
+        {RP_EV_REFERRAL, 5},  {RP_EV_ANSWER, 5},   {RP_EV_SIGNUP, 10},   {RP_EV_UNSUBSCRIBE, 1},
+    };
+    int r = (int)(rnd() % 970), acc = 0;
+    for (size_t i = 0; i < sizeof(mix) / sizeof(mix[0]); i++) {
+        acc += mix[i].w;
+        if (r < acc)
+            return mix[i].t;
+    }
+    return RP_EV_VIEW;
+}
+
+static void make_event(struct rp_event *ev, uint64_t cust, uint64_t n_customers, int64_t ts,
+                       enum rp_event_type type)
+{
+    static const char *const channels[] = {"web", "app", "email", "social", "support", "store"};
+    memset(ev, 0, sizeof(*ev));
+    set_cid(&ev->cid, cust);
+    ev->ts_ms = ts;
+    ev->type = type;
+    uint64_t r = rnd();
+    const char *ch = channels[r % 6];
+    ev->channel_len = (uint8_t)strlen(ch);
+    memcpy(ev->channel, ch, ev->channel_len);
+    ev->present = RP_F_CHANNEL;
+    switch (type) {
+    case RP_EV_PURCHASE:
+    case RP_EV_REFUND:
+        ev->value = (double)(r % 20000) / 100.0;
+        ev->present |= RP_F_VALUE;
+        break;
+    case RP_EV_QUESTION:
+    case RP_EV_REPLY:
+    case RP_EV_COMPLAINT:
+    case RP_EV_RESOLUTION: {
+        /* a few refs per customer: replies meet their questions some of the time */
+        char *b = ev->ref.bytes;
+        b[0] = 't';
+        b[1] = (char)('0' + (r >> 8) % 3);
+        ev->ref.len = 2;
+        ev->present |= RP_F_REF;
+        break;
+    }
+    case RP_EV_REVIEW:
+        ev->score = (int32_t)(1 + (r >> 8) % 5);
+        ev->present |= RP_F_SCORE;
+        break;
+    case RP_EV_NPS:
+        ev->score = (int32_t)((r >> 8) % 11);
+        ev->present |= RP_F_SCORE;
+        break;
+    case RP_EV_MENTION:
+        ev->sentiment = ((double)((r >> 8) % 201) - 100.0) / 100.0;
+        ev->present |= RP_F_SENTIMENT;
+        break;
+    case RP_EV_REFERRAL:
+    case RP_EV_ANSWER:
+        set_cid(&ev->target, (r >> 8) % n_customers);
+        ev->present |= RP_F_TARGET;
+        break;
+    default:
+        if ((r >> 8) % 10 == 0) {
+            ev->sentiment = ((double)((r >> 16) % 201) - 100.0) / 100.0;
+            ev->present |= RP_F_SENTIMENT;
+        }
+        break;
+    }
+}
+
+struct buf {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+static void build_stream(struct buf *b, uint64_t n_customers, uint64_t n_events)
+{
+    b->cap = n_events * 96;
+    b->p = malloc(b->cap);
+    if (!b->p) {
+        fprintf(stderr, "out of memory for the stream\n");
+        exit(1);
+    }
+    b->len = 0;
+    /* first touches in a scrambled order: i * P mod n is a permutation (P prime > n) */
+    const uint64_t P = 2654435761ULL, off = rnd() % n_customers;
+    struct rp_event ev;
+    for (uint64_t i = 0; i < n_events; i++) {
+        int64_t ts = T0 + (int64_t)((double)SPAN * (double)i / (double)n_events);
+        if (rnd() % 10 == 0)
+            ts -= (int64_t)(rnd() % 120000); /* up to 2 min out of order, within lateness */
+        uint64_t cust;
+        enum rp_event_type type;
+        if (i < n_customers) {
+            cust = (i * P + off) % n_customers;
+            type = rnd() % 4 == 0 ? RP_EV_SIGNUP : RP_EV_VIEW;
+        } else {
+            cust = pick_customer(n_customers);
+            type = pick_type();
+        }
+        make_event(&ev, cust, n_customers, ts, type);
+        size_t n = rp_event_encode_msgpack(&ev, b->p + b->len, b->cap - b->len);
+        if (n == 0) {
+            fprintf(stderr, "stream buffer too small\n");
+            exit(1);
+        }
+        b->len += n;
+    }
+}
+
+struct sink {
+    uint8_t out[RP_SIGNAL_ENCODED_MAX];
+    uint64_t signals, bytes;
+};
+
+static void on_signal(void *opaque, const struct rp_signal *s)
+{
+    struct sink *k = opaque;
+    k->bytes += rp_signal_encode_msgpack(s, k->out, sizeof(k->out));
+    k->signals++;
+}
+
+static void run(uint64_t n_customers, uint64_t per_customer)
+{
+    uint64_t n_events = n_customers * per_customer;
+    if (n_events < 3000000)
+        n_events = 3000000;
+    struct buf b;
+    double g0 = now_s();
+    build_stream(&b, n_customers, n_events);
+    double g1 = now_s();
+
+    /* decode only, for reference (the decoder's share of the pipeline) */
+    struct rp_event ev;
+    char detail[128];
+    double d0 = now_s(), dc0 = cpu_s();
+    size_t pos = 0;
+    uint64_t decoded = 0;
+    while (pos < b.len) {
+        size_t n = rp_msgpack_frame(b.p + pos, b.len - pos);
+        if (n == 0 || n == (size_t)-1)
+            break;
+        if (rp_event_decode(b.p + pos, n, &ev, detail, sizeof(detail)) == RP_OK)
+            decoded++;
+        pos += n;
+    }
+    double d1 = now_s(), dc1 = cpu_s();
+
+    struct rp_scoring_config cfg;
+    rp_scoring_config_defaults(&cfg);
+    struct sink sink = {0};
+    struct rp_pipeline_hooks hooks = {.opaque = &sink, .on_signal = on_signal};
+    char err[256];
+    struct rp_pipeline *p = rp_pipeline_create(&cfg, &hooks, n_customers, err, sizeof(err));
+    if (!p) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    uint64_t applied = 0, rejected = 0, first_phase = 0;
+    double t_first = 0;
+    int64_t max_ts = INT64_MIN;
+    double t0 = now_s(), c0 = cpu_s();
+    /* Decode into a small ring ahead of apply and prefetch in stages (rp_pipeline_prefetch),
+     * as a worker that holds a batch does. */
+    enum { AHEAD = 16, D0 = 10, D1 = 6, D2 = 3, D3 = 1 };
+    static struct rp_event ring[AHEAD];
+    bool ok[AHEAD];
+    uint64_t n_in = 0, n_out = 0;
+    pos = 0;
+    for (;;) {
+        while (n_in - n_out < AHEAD && pos < b.len) {
+            size_t n = rp_msgpack_frame(b.p + pos, b.len - pos);
+            if (n == 0 || n == (size_t)-1) {
+                pos = b.len;
+                break;
+            }
+            struct rp_event *e = &ring[n_in % AHEAD];
+            ok[n_in % AHEAD] =
+                rp_event_decode_msgpack(b.p + pos, n, e, detail, sizeof(detail)) == RP_OK;
+            if (ok[n_in % AHEAD] && n_in >= n_out + D0)
+                rp_pipeline_prefetch(p, e, 0);
+            pos += n;
+            n_in++;
+        }
+        if (n_out == n_in)
+            break;
+        if (n_out + D0 < n_in && ok[(n_out + D0) % AHEAD])
+            rp_pipeline_prefetch(p, &ring[(n_out + D0) % AHEAD], 0);
+        if (n_out + D1 < n_in && ok[(n_out + D1) % AHEAD])
+            rp_pipeline_prefetch(p, &ring[(n_out + D1) % AHEAD], 1);
+        if (n_out + D2 < n_in && ok[(n_out + D2) % AHEAD])
+            rp_pipeline_prefetch(p, &ring[(n_out + D2) % AHEAD], 2);
+        if (n_out + D3 < n_in && ok[(n_out + D3) % AHEAD])
+            rp_pipeline_prefetch(p, &ring[(n_out + D3) % AHEAD], 3);
+        struct rp_event *e = &ring[n_out % AHEAD];
+        if (ok[n_out % AHEAD]) {
+            if (rp_pipeline_apply(p, e) == RP_OK) {
+                applied++;
+                if (e->ts_ms > max_ts) {
+                    max_ts = e->ts_ms;
+                    rp_pipeline_advance(p, max_ts - LATE);
+                }
+            } else {
+                rejected++;
+            }
+        } else {
+            rejected++;
+        }
+        n_out++;
+        if (n_out == n_customers) {
+            t_first = now_s();
+            first_phase = n_out;
+        }
+    }
+    double t1 = now_s(), c1 = cpu_s();
+    size_t customers = rp_pipeline_customers(p), bytes = rp_pipeline_state_bytes(p);
+    const struct rp_pipeline_stats *st = rp_pipeline_stats(p);
+    double secs = t1 - t0;
+    printf("customers %10zu  events %10llu  (%.1f bytes/event, generated in %.1f s)\n", customers,
+           (unsigned long long)applied, (double)b.len / (double)n_events, g1 - g0);
+    printf("  pipeline  %6.2f M events/s of CPU time, %.2f M/s of wall clock (%.2f s CPU, %.2f s "
+           "wall; wall: first touches %.2f M/s, then %.2f M/s)\n",
+           (double)applied / (c1 - c0) / 1e6, (double)applied / secs / 1e6, c1 - c0, secs,
+           first_phase ? (double)first_phase / (t_first - t0) / 1e6 : 0.0,
+           first_phase ? (double)(applied - first_phase) / (t1 - t_first) / 1e6 : 0.0);
+    printf("  decode    %6.2f M events/s of CPU time alone, %.2f M/s wall (%llu ok)\n",
+           (double)decoded / (dc1 - dc0) / 1e6, (double)decoded / (d1 - d0) / 1e6,
+           (unsigned long long)decoded);
+    printf("  state     %6.1f bytes/customer  (%.1f MiB)\n", (double)bytes / (double)customers,
+           (double)bytes / 1048576.0);
+    printf("  timers fired %llu, signals %llu (%llu bytes msgpack), too_late %llu, credits %llu, "
+           "rejected %llu\n",
+           (unsigned long long)st->timers_fired, (unsigned long long)sink.signals,
+           (unsigned long long)sink.bytes, (unsigned long long)st->too_late,
+           (unsigned long long)st->credits_applied, (unsigned long long)rejected);
+    fflush(stdout);
+    rp_pipeline_destroy(p);
+    free(b.p);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t per = 3;
+    const char *e = getenv("RP_BENCH_EVENTS_PER_CUSTOMER");
+    if (e && atoi(e) > 0)
+        per = (uint64_t)atoi(e);
+    if (argc > 1) {
+        for (int i = 1; i < argc; i++)
+            run(strtoull(argv[i], NULL, 10), per);
+    } else {
+        run(100000, per);
+        run(1000000, per);
+        run(10000000, per);
+    }
+    return 0;
+}
