@@ -99,6 +99,9 @@ static const double default_mix[RP_ARCH__COUNT] = {
  * back now and then and the heaviest do not swamp a small population. */
 #define ZIPF_FLOOR 0.25
 #define ZIPF_CAP   40.0
+/* A customer whose mean gap between sessions exceeds this (days) has stopped: it also keeps
+ * every time computation far from int64 overflow. */
+#define MAX_GAP_DAYS 36500.0
 
 /* Hour-of-day profile (UTC taken as the customers' local time): quiet nights, a lunch bump and an
  * evening peak, as web and app traffic have. Relative weights. */
@@ -490,6 +493,11 @@ static int64_t next_session(struct rp_gen *g, const struct cust *c, int64_t t)
 {
     const struct arch_profile *p = &profiles[c->arch];
     double mean_days = c->gap_days / activity_at(g, c, t);
+    if (c->arch == RP_ARCH_DRIFTING && mean_days < MAX_GAP_DAYS) /* the decay at mid-gap: no lag */
+        mean_days =
+            c->gap_days / activity_at(g, c, t + (int64_t)(0.5 * mean_days * (double)MS_DAY));
+    if (!(mean_days < MAX_GAP_DAYS)) /* also catches an activity that underflowed to 0 */
+        return NEVER;
     int64_t next;
     if (mean_days >= 1.0) {
         double gap = mean_days * rng_gamma_int(&g->rng, p->regularity) / p->regularity;
@@ -882,13 +890,17 @@ static void assign_activity(struct rp_gen *g)
     }
 }
 
-/* First session of a customer present from the start: a random phase within its first gap. */
+/* First session of a customer present from the start. */
 static int64_t first_session(struct rp_gen *g, const struct cust *c)
 {
     int64_t start = g->cfg.start_ms;
     if (c->gap_days < 1.0)
         return next_session(g, c, start);
-    double off = rng_unif(&g->rng) * (c->gap_days < 14.0 ? c->gap_days : 14.0);
+    /* a uniform phase within one mean gap, as a renewal process that has run for a while: a
+     * customer whose gap is longer than the span may well not show up in it at all */
+    double off = rng_unif(&g->rng) * c->gap_days;
+    if (off > MAX_GAP_DAYS)
+        return NEVER;
     int64_t day = (start + (int64_t)(off * (double)MS_DAY)) / MS_DAY;
     int64_t t = day * MS_DAY + sample_time_of_day(g);
     if (t < start)
@@ -979,8 +991,16 @@ struct rp_gen *rp_gen_create(const struct rp_gen_config *cfg, char *errstr, size
         expected += expected_events(g, c, join, unsub);
     }
     if (cfg->events > 0) {
-        /* scale every customer's activity so that about cfg->events fall in the span */
-        double scale = (double)cfg->events / (expected > 0 ? expected : 1);
+        /* scale every customer's activity so that about cfg->events fall in the span; sign-ups
+         * and unsubscribes are one event each whatever the activity */
+        double fixed = 0;
+        for (uint32_t i = 0; i < g->n; i++)
+            fixed +=
+                (g->cust[i].flags & C_PENDING_SIGNUP) || g->cust[i].arch == RP_ARCH_UNSUBSCRIBER;
+        double want = (double)cfg->events - fixed;
+        if (want < 0.1 * (double)cfg->events)
+            want = 0.1 * (double)cfg->events;
+        double scale = want / (expected > 0 ? expected : 1);
         for (uint32_t i = 0; i < g->n; i++)
             g->cust[i].gap_days = (float)(g->cust[i].gap_days / scale);
     }

@@ -265,6 +265,30 @@ Test(gen, exact_event_count_spans_about_the_days)
     rp_gen_destroy(g);
 }
 
+/* Fewer events than customers: most customers show up once or not at all, yet the events still
+ * spread over the span (not all at its start) and every time stays valid. */
+Test(gen, sparse_population_spreads_over_the_span)
+{
+    struct rp_gen *g = make(100000, 30, 2, 20000);
+    struct rp_event ev;
+    uint64_t n = 0, second_half = 0;
+    int64_t last = 0;
+    const int64_t start = INT64_C(1767225600000);
+    while (rp_gen_next(g, &ev)) {
+        n++;
+        cr_assert(ev.ts_ms >= start && ev.ts_ms < start + 40 * MS_DAY, "ts %lld",
+                  (long long)ev.ts_ms);
+        cr_assert_geq(ev.ts_ms, last);
+        last = ev.ts_ms;
+        second_half += ev.ts_ms >= start + 15 * MS_DAY;
+    }
+    cr_assert_eq(n, 20000);
+    cr_assert_gt(last, start + 20 * MS_DAY, "20000 events ended on day %.1f",
+                 (double)(last - start) / MS_DAY);
+    cr_assert_gt(second_half, 5000);
+    rp_gen_destroy(g);
+}
+
 /* Conversation pairing and the behaviour of the archetypes it is built to show. */
 Test(gen, archetype_behaviour)
 {
