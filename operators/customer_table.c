@@ -167,10 +167,23 @@ void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
         __builtin_prefetch(&t->slots[i]);
         return;
     }
-    uint64_t s = t->slots[i]; /* in cache after stage 0 */
-    if (s == 0 || (uint32_t)(s >> 32) != (uint32_t)(h >> 32))
-        return; /* new customer or a collision: nothing useful to fetch */
-    const struct rp_cust *c = rp_ctable_rec(t, (uint32_t)s - 1);
+    /* The slot's line is in cache after stage 0: look for the tag along the probe sequence as
+     * far as that line goes (a displaced entry is usually a slot or two further). */
+    uint32_t tag = (uint32_t)(h >> 32), idx = RP_NONE32;
+    for (size_t k = 0; k < 8; k++) {
+        uint64_t s = t->slots[i];
+        if (s == 0)
+            return; /* a new customer: nothing to fetch */
+        if ((uint32_t)(s >> 32) == tag) {
+            idx = (uint32_t)s - 1;
+            break;
+        }
+        if (++i == t->cap || (i & 7) == 0)
+            return;
+    }
+    if (idx == RP_NONE32)
+        return;
+    const struct rp_cust *c = rp_ctable_rec(t, idx);
     if (stage == 1) {
         __builtin_prefetch(c);
         return;

@@ -29,7 +29,6 @@
 /* rp_cust.flags */
 #define RP_CF_UNSUBSCRIBED 0x01u
 #define RP_CF_IN_EPISODE   0x02u /* << kind: in an episode of that kind (entered, not exited) */
-#define RP_CF_IN_WHEEL     0x08u /* t_next links this record into a timer-wheel list */
 #define RP_CF_HAS_EVENTS   0x10u /* at least one own event (credits alone do not set it) */
 
 /** The hot per-customer record: exactly one cache line. */
@@ -43,7 +42,7 @@ struct rp_cust {
     uint16_t n_days;    /* distinct active days (saturates at 65535) */
     uint32_t cid_off;   /* cid in the arena */
     uint32_t ext;       /* rp_ext index, 0 = none */
-    uint32_t t_next;    /* intrusive timer-wheel link (valid with RP_CF_IN_WHEEL) */
+    uint32_t spare_;    /* (free: 4 bytes for a future hot field) */
     uint32_t filed_min; /* earliest wheel minute with an entry for this record (RP_NONE32: none) */
     uint16_t prev_q[RP_KIND__COUNT]; /* score at the previous evaluation, x 65535 */
     uint8_t day_bits;                /* bit i: active on day (last active day - 1 - i), i < 8 */

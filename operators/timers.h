@@ -10,34 +10,43 @@
 /*
  * Each customer has at most one pending check: rp_cust.due_ms, its earliest due time. The wheel
  * files customers by due minute in a ring of RP_WHEEL_SLOTS one-minute slots (45 days); dues
- * further away wait in an overflow list that is folded into the ring every half revolution.
+ * further away wait in an overflow array that is folded into the ring every half revolution.
  *
  * Filing is lazy, so that the per-event cost is near zero: when an event moves a due LATER,
  * nothing is re-filed (the old entry pops, sees the due moved, and files itself once more); only
- * a due EARLIER than the earliest filed entry files a new one. A record's first entry is linked
- * through the record itself (rp_cust.t_next, no allocation); further entries come from a pool
- * of small nodes with a free list. Stale entries are dropped when they pop. Invariant: when
- * due_ms != INT64_MAX there is a live entry at a minute <= max(due minute, current minute).
+ * a due EARLIER than the earliest filed entry (rp_cust.filed_min) files a new one. Stale entries
+ * are dropped when they pop. Invariant: when due_ms != INT64_MAX there is a live entry at a
+ * minute <= max(due minute, current minute).
+ *
+ * A slot is a small array of record indexes, not a linked list through the records: popping a
+ * slot then reads one contiguous array and can prefetch every record at once, instead of
+ * chasing one cache miss per entry. Arrays keep their capacity, so steady state allocates
+ * nothing.
  */
 #define RP_WHEEL_BITS  16
 #define RP_WHEEL_SLOTS (1u << RP_WHEEL_BITS)
 
-struct rp_timer_node {
+struct rp_timer_vec {
+    uint32_t *a;
+    uint32_t n, cap;
+};
+
+struct rp_timer_far {
     uint32_t cust;   /* record index */
-    uint32_t next;   /* next ref in its list */
-    uint32_t minute; /* the minute it is filed for (used while in the overflow list) */
+    uint32_t minute; /* the minute it is filed for */
 };
 
 struct rp_timers {
-    uint32_t *heads;      /* RP_WHEEL_SLOTS list heads (refs), RP_NONE32 = empty */
-    uint32_t overflow;    /* list of nodes (refs with RP_TREF_NODE) due beyond the ring */
+    struct rp_timer_vec *slots; /* RP_WHEEL_SLOTS arrays of record indexes */
+    struct rp_timer_far *far;   /* entries due beyond the ring */
+    size_t n_far, cap_far;
     int64_t cur_min;      /* minute being processed; entries before it have popped */
     int started;          /* cur_min is set (at the first advance) */
     int cur_dirty;        /* something was filed into cur_min's slot since it was processed */
     int64_t cur_next_due; /* earliest due left in cur_min's slot when it was processed */
-    size_t in_slots, in_overflow;
-    struct rp_timer_node *nodes;
-    uint32_t n_nodes, cap_nodes, free_nodes;
+    size_t in_slots;
+    size_t vec_bytes; /* capacity of the slot arrays, in bytes */
+    struct rp_timer_vec deferred;
     uint32_t *scratch;
     size_t cap_scratch;
 };
