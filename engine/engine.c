@@ -283,12 +283,13 @@ static bool advance_logs(struct rp_engine *e)
 
 /* Commits every partition whose committable offset moved. `only` limits it to one partition
  * number (-1: all). */
-static void commit(struct rp_engine *e, int32_t only, bool sync)
+static rd_kafka_resp_err_t commit(struct rp_engine *e, int32_t only, bool sync)
 {
     advance_logs(e);
     /* acquire: pairs with the delivery report's release decrement */
     if (atomic_load_explicit(&e->untracked, memory_order_acquire) > 0)
-        return; /* idle-time timer signals in flight: next time */
+        return RD_KAFKA_RESP_ERR__IN_PROGRESS; /* idle-time timer signals in flight */
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (int t = 0; t < RP_T__COUNT; t++)
         for (int32_t p = 0; p < e->n_parts; p++) {
@@ -311,21 +312,56 @@ static void commit(struct rp_engine *e, int32_t only, bool sync)
             }
         }
     if (l->cnt > 0) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(e->rk, l, sync ? 0 : 1);
-        if (err)
+        err = rd_kafka_commit(e->rk, l, sync ? 0 : 1);
+        if (err) {
             rp_log("commit: %s", rd_kafka_err2str(err));
+            for (int i = 0; i < l->cnt; i++) { /* resend them next time */
+                struct rp_part *pt = &e->parts[strcmp(l->elems[i].topic, e->cfg->topic_input) == 0
+                                                   ? RP_T_INPUT
+                                                   : RP_T_CREDITS][l->elems[i].partition];
+                if (pt->log.committed == l->elems[i].offset)
+                    pt->log.committed = -1;
+            }
+        }
     }
     rd_kafka_topic_partition_list_destroy(l);
+    return err;
 }
 
+/* A synchronous commit, retried until it succeeds or the deadline passes (revoke, shutdown). */
+static void commit_sync(struct rp_engine *e, int32_t only, int64_t deadline)
+{
+    while (commit(e, only, true) != RD_KAFKA_RESP_ERR_NO_ERROR && rp_mono_ns() < deadline) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+        wait_step(e);
+    }
+}
+
+/* Commit results (async and sync), on the consumer thread (served by rd_kafka_consumer_poll /
+ * rd_kafka_commit): a failed partition is marked uncommitted so that the next commit resends it. */
 static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
     (void)rk;
-    (void)opaque;
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        rp_log("offset commit failed: %s (%d partitions; the next commit covers them)",
-               rd_kafka_err2str(err), offsets ? offsets->cnt : 0);
+    struct rp_engine *e = opaque;
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    int failed = 0;
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        rd_kafka_topic_partition_t *r = &offsets->elems[i];
+        if (!err && !r->err)
+            continue;
+        failed++;
+        enum rp_topic_kind t =
+            strcmp(r->topic, e->cfg->topic_input) == 0 ? RP_T_INPUT : RP_T_CREDITS;
+        if (r->partition >= 0 && r->partition < e->n_parts &&
+            e->parts[t][r->partition].log.committed == r->offset)
+            e->parts[t][r->partition].log.committed = -1;
+    }
+    if (err || failed)
+        rp_log("offset commit failed: %s (%d partitions; retried with the next commit)",
+               rd_kafka_err2str(err ? err : offsets->elems[0].err), failed);
 }
 
 static void update_partition_gauges(struct rp_engine *e)
@@ -345,6 +381,7 @@ static void update_partition_gauges(struct rp_engine *e)
             int64_t pos = l->elems[i].offset >= 0 ? l->elems[i].offset : pt->log.committed;
             if (pos >= 0)
                 rp_metrics_set_partition_lag(e->metrics, pt->partition, hi > pos ? hi - pos : 0);
+            atomic_store_explicit(&pt->backlog, pos < 0 ? hi > lo : hi > pos, memory_order_relaxed);
         }
         int64_t ts = atomic_load_explicit(&pt->max_ts, memory_order_relaxed);
         if (ts != INT64_MIN)
@@ -433,6 +470,7 @@ static void on_assign(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
                 atomic_store_explicit(&pt->max_ts, INT64_MIN, memory_order_relaxed);
                 atomic_store_explicit(&pt->last_wall_ms, rp_wall_ms(), memory_order_relaxed);
                 atomic_store_explicit(&pt->active, 1, memory_order_relaxed);
+                atomic_store_explicit(&pt->backlog, 1, memory_order_relaxed); /* until known */
                 rp_metrics_set_partition_assigned(e->metrics, p, true);
                 send_control(e, pt, RP_B_ASSIGN);
             } else {
@@ -512,7 +550,7 @@ static void on_revoke(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
     if (!lost)
         for (int i = 0; i < parts->cnt; i++)
             if (parts->elems[i].partition >= 0 && parts->elems[i].partition < e->n_parts)
-                commit(e, parts->elems[i].partition, true);
+                commit_sync(e, parts->elems[i].partition, deadline);
     /* 4. forget them */
     rd_kafka_topic_partition_list_t *cr = rd_kafka_topic_partition_list_new(parts->cnt);
     char desc[256];
@@ -955,7 +993,7 @@ int rp_engine_run(struct rp_engine *e)
     if (!fatal) {
         flush_open(e, 0);
         drain_all(e, e->shutdown_deadline_ns);
-        commit(e, -1, true);
+        commit_sync(e, -1, e->shutdown_deadline_ns);
     }
     /* leaving the group calls on_revoke for what is still assigned (commits nothing new) */
     rd_kafka_consumer_close(e->rk_cr);

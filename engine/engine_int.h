@@ -69,6 +69,10 @@ struct rp_part {
     _Atomic int64_t max_ts;
     _Atomic int64_t last_wall_ms;
     _Atomic int active; /* assigned here: counted in the watermark (relaxed, same reason) */
+    /* unread messages known to exist (high watermark > position), set by the consumer thread:
+     * a silent partition with a backlog is blocked (broker down, paused), not idle, and keeps
+     * holding the watermark back (relaxed: a self-contained flag) */
+    _Atomic int backlog;
 };
 
 /* HTTP -> worker request for /customers/{cid}: one per worker; requesters serialise on `lock`

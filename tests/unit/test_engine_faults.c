@@ -1,0 +1,115 @@
+/* test_engine_faults: the engine against librdkafka's mock cluster with injected faults (broker
+ * down and back, request errors, leader changes): it keeps running, loses nothing, recovers. */
+#include <criterion/criterion.h>
+
+#include "engine_harness.h"
+
+/* Kafka API keys (librdkafka's rdkafka_protocol.h is not installed) */
+#define API_PRODUCE       0
+#define API_FETCH         1
+#define API_OFFSET_COMMIT 8
+
+#define CUSTOMERS 300
+#define EVENTS    12000
+
+/* Everything consumed, balanced, every counted signal delivered, ids as the one-process
+ * reference (>= 99 %), every offset committed after a clean stop. */
+static void verify_and_stop(struct harness *h)
+{
+    cr_assert(h_wait_consumed(h, h->n_msgs, 90), "consumed %" PRIu64 " of %" PRIu64, h_consumed(h),
+              h->n_msgs);
+    cr_assert(h_wait_final(h, 60), "the watermark did not reach the end of the data");
+    uint64_t dead;
+    cr_expect(h_balanced(h, &dead), "consumed != applied + dead-lettered");
+    cr_expect_eq(dead, H_BAD, "dead letters: %" PRIu64, dead);
+    int rc = h_stop(h);
+    cr_expect_eq(rc, 0, "rp_engine_run returned %d", rc);
+    uint64_t counted = h_signals_counted(h);
+    uint64_t *ids;
+    size_t n = h_read_signals(h, counted, &ids, 30);
+    cr_expect_eq(n, counted, "signals in the topics %zu, counted %" PRIu64, n, counted);
+    size_t distinct;
+    size_t both = h_common(h->ref_ids, h->n_ref, ids, n, &distinct);
+    cr_expect_gt(distinct, 20, "too few reference signals (%zu)", distinct);
+    cr_expect_geq(both * 100, distinct * 99, "ids: %zu of %zu reference ids delivered", both,
+                  distinct);
+    free(ids);
+    cr_expect_eq(h_committed_total(h), (int64_t)h->n_msgs, "committed offsets after the stop");
+}
+
+Test(engine_faults, no_fault_baseline, .timeout = 180)
+{
+    struct harness h;
+    cr_assert(h_setup(&h, "base", CUSTOMERS, EVENTS, 2), "setup: %s", h.err);
+    cr_assert(h_start(&h), "start: %s", h.err);
+    verify_and_stop(&h);
+    h_teardown(&h);
+}
+
+Test(engine_faults, broker_down_and_up, .timeout = 180)
+{
+    struct harness h;
+    cr_assert(h_setup(&h, "down", CUSTOMERS, EVENTS, 2), "setup: %s", h.err);
+    cr_assert(h_start(&h), "start: %s", h.err);
+    cr_assert(h_wait_consumed(&h, h.n_msgs / 4, 60));
+    rd_kafka_mock_broker_set_down(h.mc, 2);
+    /* the engine keeps going on the partitions the other brokers lead */
+    uint64_t before = h_consumed(&h);
+    bool progressed = h_wait_consumed(&h, before + 1, 20);
+    h_sleep_ms(1500); /* the outage lasts a while: retries, reconnects, maybe a rebalance */
+    rd_kafka_mock_broker_set_up(h.mc, 2);
+    cr_expect(progressed || h_consumed(&h) == h.n_msgs, "no progress while one broker was down");
+    verify_and_stop(&h);
+    h_teardown(&h);
+}
+
+Test(engine_faults, request_errors, .timeout = 180)
+{
+    struct harness h;
+    cr_assert(h_setup(&h, "errs", CUSTOMERS, EVENTS, 2), "setup: %s", h.err);
+    /* retriable errors on the first requests of each kind: produce (signals, dead letters,
+     * credits), fetch and offset commit */
+    rd_kafka_mock_push_request_errors(
+        h.mc, API_PRODUCE, 6, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+    rd_kafka_mock_push_request_errors(
+        h.mc, API_FETCH, 4, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    rd_kafka_mock_push_request_errors(h.mc, API_OFFSET_COMMIT, 4, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+                                      RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                      RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE);
+    cr_assert(h_start(&h), "start: %s", h.err);
+    cr_assert(h_wait_consumed(&h, h.n_msgs / 3, 60));
+    /* and again in the middle of the stream */
+    rd_kafka_mock_push_request_errors(
+        h.mc, API_PRODUCE, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+    rd_kafka_mock_push_request_errors(h.mc, API_OFFSET_COMMIT, 2, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+    verify_and_stop(&h);
+    h_teardown(&h);
+}
+
+Test(engine_faults, leader_changes, .timeout = 180)
+{
+    struct harness h;
+    cr_assert(h_setup(&h, "lead", CUSTOMERS, EVENTS, 2), "setup: %s", h.err);
+    cr_assert(h_start(&h), "start: %s", h.err);
+    cr_assert(h_wait_consumed(&h, h.n_msgs / 3, 60));
+    const char *suffix[] = {"", ".churn", ".advocate", ".dlq", ".internal.credits"};
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 5; i++) {
+            char t[128];
+            snprintf(t, sizeof(t), "%s%s", h.topic, suffix[i]);
+            for (int p = 0; p < H_PARTS; p++)
+                rd_kafka_mock_partition_set_leader(h.mc, t, p, 1 + (p + round + 1) % 3);
+        }
+        h_wait_consumed(&h, h.n_msgs * (2 + round) / 4, 30);
+    }
+    verify_and_stop(&h);
+    h_teardown(&h);
+}
