@@ -33,8 +33,8 @@ static const char usage_text[] =
     "Population and time:\n"
     "  --customers N     number of customers, ids c0..c(N-1) (default 1000)\n"
     "  --seed N          random seed (default 1)\n"
-    "  --start TIME      event time of the first day, RFC 3339, a date, or ms since the epoch\n"
-    "                    (default 2026-01-01T00:00:00Z)\n"
+    "  --start TIME      event time of the first day, RFC 3339, a date, ms since the epoch, or\n"
+    "                    'now' (default 2026-01-01T00:00:00Z)\n"
     "  --days D          event-time span the archetypes play out over, in days (default 30)\n"
     "  --events N        emit exactly N events: activity is scaled so that they span about\n"
     "                    --days (default: every event of the span at the natural density,\n"
@@ -454,7 +454,11 @@ int rp_cmd_gen(int argc, char **argv)
             o.rate = d;
             break;
         case O_START:
-            if (rp_time_parse(optarg, strlen(optarg), &cfg.start_ms) != 0)
+            if (strcmp(optarg, "now") == 0) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                cfg.start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+            } else if (rp_time_parse(optarg, strlen(optarg), &cfg.start_ms) != 0)
                 BAD("--start: expected RFC 3339, a date or ms since the epoch, got '%s'", optarg);
             break;
         case O_MIX:
