@@ -109,7 +109,7 @@ static const double hour_weight[24] = {3, 2, 1.2, 1, 1,   1.5, 3,   5,  6,  6, 6
                                        8, 7, 6,   6, 6.5, 7,   8.5, 10, 10, 9, 7, 5};
 
 /* ------------------------------------------------------------------------------------------ */
-/* Random numbers: xoshiro256** seeded by splitmix64 (fast, good, and the same on every host)  */
+/* Random numbers: xoshiro256** seeded by splitmix64 (fast, good, the same integers everywhere) */
 /* ------------------------------------------------------------------------------------------ */
 
 struct rng {

@@ -38,9 +38,9 @@ int rp_archetype_parse(const char *s, size_t len);
 /** What to generate. rp_gen_config_defaults() fills every field; then change what you need. */
 struct rp_gen_config {
     uint32_t customers; /* population size, >= 1 (default 1000) */
-    uint64_t seed;      /* same seed and config, same stream (default 1) */
-    int64_t start_ms;   /* event time of the span's start (default 2026-01-01T00:00:00Z) */
-    int64_t span_ms;    /* event-time span the archetypes play out over (default 30 days) */
+    uint64_t seed;    /* same seed and config, same stream on a given build and libm (default 1) */
+    int64_t start_ms; /* event time of the span's start (default 2026-01-01T00:00:00Z) */
+    int64_t span_ms;  /* event-time span the archetypes play out over (default 30 days) */
     /*
      * 0: emit every event that falls in [start, start + span) at the natural density (about one
      * event per customer per day on average). N > 0: scale every customer's activity so that
