@@ -13,8 +13,9 @@ import sys
 # The rates the model is held to, per archetype: (low, high) bounds on the share of customers
 # with at least one `enter` of that kind over the span. None: reported, not asserted.
 #   churn_risk: customers who go silent, drift away, are ignored after complaining or
-#   unsubscribe must be caught (>= 80 %); steady customers, served complainers and advocates
-#   must mostly not be flagged (<= 20 %).
+#   unsubscribe must be caught (>= 80 %); steady customers, served complainers, advocates and
+#   window shoppers must mostly not be flagged (<= 20 %), transactional customers (whose
+#   engagement is low by nature) <= 30 %.
 #   advocate: advocates are recognised (>= 70 %), nobody else much (<= 10 %).
 CHURN = {
     "silent_churner": (0.80, 1.0),
@@ -25,7 +26,7 @@ CHURN = {
     "served_complainer": (0.0, 0.20),
     "advocate": (0.0, 0.20),
     "transactional": (0.0, 0.30),
-    "window_shopper": None,
+    "window_shopper": (0.0, 0.20),
 }
 ADVOCATE = {a: (0.0, 0.10) for a in CHURN}
 ADVOCATE["advocate"] = (0.70, 1.0)
@@ -41,6 +42,17 @@ CAUSES = {
 ADVOCATE_CAUSES = {"REFERRALS_CONVERTED", "REFERRALS", "SHARES", "HELPED_OTHERS", "PROMOTER",
                    "POSITIVE_REVIEWS"}
 REASON_SHARE = 0.90
+# Segment at --until (SPEC §2): the share of each archetype whose final segment is one of these.
+SEGMENTS = {
+    "silent_churner": ({"at_risk", "lapsed"}, 0.90),
+    "ignored_complainer": ({"at_risk", "lapsed"}, 0.80),
+    "unsubscriber": ({"at_risk", "lapsed"}, 0.90),
+    "loyal": ({"engaged", "advocate", "new"}, 0.80),
+    "served_complainer": ({"engaged", "advocate", "new"}, 0.80),
+    "advocate": ({"advocate"}, 0.70),
+    "transactional": ({"transactional", "new"}, 0.60),
+    "window_shopper": ({"engaged", "new"}, 0.70),
+}
 # Timers: a silent churner sends nothing after it stops, so its churn enter must come from a
 # timer (as_of after its last event) for at least this share of the silent churners.
 SILENT_BY_TIMER = 0.80
@@ -89,7 +101,7 @@ def main():
 
     print(f"{len(arch)} customers, {len(last_event)} with events, {n_signals} signals")
     hdr = f"{'archetype':<20}{'n':>6}{'churn enter':>13}{'want':>11}{'adv enter':>11}{'want':>11}" \
-          f"{'cause named':>13}{'churn_risk':>12}{'advocate':>10}"
+          f"{'cause named':>13}{'churn_risk':>12}{'advocate':>10}{'segment ok':>12}"
     print(hdr)
     print("-" * len(hdr))
     for a in sorted(members, key=lambda a: list(CHURN).index(a) if a in CHURN else 99):
@@ -120,12 +132,19 @@ def main():
         mean_churn = sum(s["churn_risk"] for s in scores) / max(1, len(scores))
         mean_adv = sum(s["advocate"] for s in scores) / max(1, len(scores))
 
+        seg_ok = ""
+        if a in SEGMENTS:
+            allowed, low = SEGMENTS[a]
+            share = sum(1 for st in scores if st["segment"] in allowed) / max(1, len(scores))
+            seg_ok = f"{100 * share:.0f} %"
+            miss += check(f"{a}: final segment in {sorted(allowed)}", share, (low, 1.0))
+
         def want(b):
             return "-" if b is None else f"{100 * b[0]:.0f}-{100 * b[1]:.0f}%"
 
         print(f"{a:<20}{n:>6}{100 * churn_rate:>12.1f}%{want(CHURN.get(a)):>11}"
               f"{100 * adv_rate:>10.1f}%{want(ADVOCATE.get(a)):>11}{cause:>13}"
-              f"{mean_churn:>12.3f}{mean_adv:>10.3f}{miss}")
+              f"{mean_churn:>12.3f}{mean_adv:>10.3f}{seg_ok:>12}{miss}")
 
     # Silent churners are caught by timers, after their last event.
     silent = members.get("silent_churner", [])
