@@ -56,6 +56,10 @@ SEGMENTS = {
 # Timers: a silent churner sends nothing after it stops, so its churn enter must come from a
 # timer (as_of after its last event) for at least this share of the silent churners.
 SILENT_BY_TIMER = 0.80
+# How fast: the median silent churner is flagged within 3 weeks of its last event, and an
+# unsubscribe is acted on at once (churn enter within an hour for >= 90 % of unsubscribers).
+SILENT_MEDIAN_DAYS = 21.0
+UNSUB_WITHIN_HOURS, UNSUB_SHARE = 1.0, 0.90
 
 
 def main():
@@ -68,11 +72,13 @@ def main():
     for cid, a in arch.items():
         members[a].append(cid)
 
-    last_event = {}
+    last_event, unsubscribed = {}, {}
     with open(events_path) as f:
         for line in f:
             e = json.loads(line)
             last_event[e["cid"]] = e["ts"]
+            if e["type"] == "unsubscribe":
+                unsubscribed.setdefault(e["cid"], e["ts"])
 
     enters = {"churn_risk": {}, "advocate": {}}  # kind -> cid -> [enter signals]
     n_signals = 0
@@ -155,6 +161,27 @@ def main():
         print(f"silent churners with a churn enter after their last event (timer): {100 * share:.1f} %")
         check("silent_churner: churn enter fired by a timer after the last event", share,
               (SILENT_BY_TIMER, 1.0))
+        lat = sorted((min(t for t in (s["as_of"] for s in enters["churn_risk"].get(c, []))
+                          if t > last_event[c]) - last_event[c]) / 86400000.0
+                     for c in silent
+                     if any(s["as_of"] > last_event.get(c, 0)
+                            for s in enters["churn_risk"].get(c, [])))
+        if lat:
+            med = lat[len(lat) // 2]
+            print(f"silent churners: days from last event to churn enter: median {med:.1f}, "
+                  f"p90 {lat[int(0.9 * len(lat))]:.1f}, max {lat[-1]:.1f}")
+            if med > SILENT_MEDIAN_DAYS:
+                failures.append(f"silent_churner: median detection {med:.1f} d > "
+                                f"{SILENT_MEDIAN_DAYS:.0f} d")
+    if unsubscribed:
+        prompt = sum(1 for c, t in unsubscribed.items()
+                     if any(t <= s["as_of"] <= t + UNSUB_WITHIN_HOURS * 3600000
+                            for s in enters["churn_risk"].get(c, [])))
+        share = prompt / len(unsubscribed)
+        print(f"unsubscribers with a churn enter within {UNSUB_WITHIN_HOURS:.0f} h of unsubscribing:"
+              f" {100 * share:.1f} %")
+        check(f"unsubscribe: churn enter within {UNSUB_WITHIN_HOURS:.0f} h", share,
+              (UNSUB_SHARE, 1.0))
 
     # Consistency of signals with state: a customer whose final score is at or above the enter
     # threshold must have had an enter of that kind (a score reaches 0.70 only by rising to it,
