@@ -12,6 +12,15 @@ static double clamp01(double v)
     return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
+/* k^n for the small n here (open questions <= RP_THREADS_MAX): no pow() per event. */
+static double powi(double k, unsigned n)
+{
+    double r = 1.0;
+    while (n--)
+        r *= k;
+    return r;
+}
+
 /* The customer's own typical gap between active days, in ms: a mean gap shrunk towards the
  * prior, (span + k * prior) / (n - 1 + k). Order-independent (first/last day and count only). */
 static double gap_ms(const struct rp_scoring_config *cfg, const struct rp_cust *c)
@@ -116,7 +125,7 @@ void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable
         rp_conv_friction(k, as_of, cfg->answer_sla_ms, cfg->complaint_sla_ms, &out->fr);
         if (out->fr.overdue_questions)
             part[RP_R_UNANSWERED_QUESTION] =
-                cfg->w_unanswered * (1.0 - pow(RP_UNANSWERED_KEEP, out->fr.overdue_questions));
+                cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, out->fr.overdue_questions));
         part[RP_R_OPEN_COMPLAINT] = cfg->w_complaint * out->fr.complaint;
         out->open_friction = out->fr.open_complaints > 0 || out->fr.overdue_questions > 0;
     }
@@ -223,7 +232,7 @@ static bool silence_can_enter(const struct rp_scoring_config *cfg, const struct 
     if (s->fr.open_complaints)
         keep *= 1.0 - cfg->w_complaint;
     if (s->fr.open_questions)
-        keep *= 1.0 - cfg->w_unanswered * (1.0 - pow(RP_UNANSWERED_KEEP, s->fr.open_questions));
+        keep *= 1.0 - cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, s->fr.open_questions));
     if (s->buyer && s->x >= 1)
         keep *= 1.0 - cfg->w_low_p_alive;
     if (s->eng_long > 0) {
@@ -258,8 +267,11 @@ int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct 
         double g = gap_ms(cfg, c);
         double s0 = cfg->silence_start_gaps, s1 = cfg->silence_full_gaps;
         int64_t base = last_active_end(c);
+        double grow = s1;
         for (int i = 0;; i++) {
-            double gaps = i <= 4 ? s0 + 0.25 * i * (s1 - s0) : s1 * pow(1.5, i - 4);
+            if (i > 4)
+                grow *= 1.5;
+            double gaps = i <= 4 ? s0 + 0.25 * i * (s1 - s0) : grow;
             if (gaps > RP_SILENCE_MAX_GAPS)
                 break;
             double when = (double)base + ceil(gaps * g);
