@@ -269,7 +269,13 @@ static int gen_to_kafka(struct rp_gen *g, const struct gen_opts *o)
             return 2;
         }
     for (int i = 0; i < o->n_x; i++) {
-        char kv[512];
+        char kv[1024];
+        if (strlen(o->xprops[i]) >= sizeof(kv)) {
+            fprintf(stderr, "rapport gen: -X %.40s...: longer than %zu bytes\n", o->xprops[i],
+                    sizeof(kv) - 1);
+            rd_kafka_conf_destroy(conf);
+            return 2;
+        }
         snprintf(kv, sizeof(kv), "%s", o->xprops[i]);
         char *eq = strchr(kv, '=');
         if (!eq) {

@@ -36,6 +36,8 @@ expect_usage_error --start yesterday
 expect_usage_error --brokers 127.0.0.1:9092
 expect_usage_error --bogus
 expect_usage_error extra-argument
+expect_usage_error --brokers 127.0.0.1:1 --topic t -X noequals
+expect_usage_error --brokers 127.0.0.1:1 --topic t -X no.such.property=1
 
 # Same seed, same bytes; another seed, other bytes.
 "$RAPPORT" gen --customers 300 --days 20 --seed 4 >"$tmp/a"
