@@ -65,6 +65,21 @@ assert state[0]["segment"] == "at_risk" and state[0]["churn_risk"] >= 0.7, state
 assert state[1]["churn_risk"] == 0, state[1]  # answered within the SLA: no friction
 PY
 
+# -c: the [scoring] section changes the model (and its fingerprint); a bad key is an error that
+# names file, line and key.
+printf '[scoring]\nchurn_risk.enter = 0.3\nchurn_risk.exit = 0.1\n' > "$tmp/low.ini"
+"$RAPPORT" score -c "$tmp/low.ini" --until 2026-01-04T12:00:00Z "$tmp/in.jsonl" > "$tmp/sigc" \
+    2> /dev/null
+grep -q '"cid":"ann".*"threshold":0.3' "$tmp/sigc" || fail "-c: lower enter threshold not used"
+[ "$(grep -o '"model":"[0-9a-f]*"' "$tmp/sigc" | head -1)" != \
+  "$(grep -o '"model":"[0-9a-f]*"' "$tmp/sig1" | head -1)" ] || fail "-c: same model fingerprint"
+printf '[scoring]\nno_such_key = 1\n' > "$tmp/bad.ini"
+set +e
+"$RAPPORT" score -c "$tmp/bad.ini" "$tmp/in.jsonl" > /dev/null 2> "$tmp/cerr"; rc=$?
+set -e
+[ "$rc" = 1 ] || fail "-c with a bad key: exit $rc, want 1"
+grep -q "bad.ini:2" "$tmp/cerr" || fail "-c error names file and line: $(cat "$tmp/cerr")"
+
 # Several files in order, and stdin as `-`: same as one file.
 head -n 4 "$tmp/in.jsonl" > "$tmp/a.jsonl"
 tail -n +5 "$tmp/in.jsonl" > "$tmp/b.jsonl"
