@@ -212,7 +212,7 @@ static int rd_skip(struct srd *r, const struct rp_wval *v, int depth)
 
 static void it_begin(struct sit *it, const struct rp_wval *v)
 {
-    it->left = v->kind == RP_W_MAP ? v->n : v->n;
+    it->left = v->n; /* map: pairs; each it_next reads a key, the caller its value */
     it->first = true;
     it->is_map = v->kind == RP_W_MAP;
 }
