@@ -1164,3 +1164,43 @@ Test(event, cid_set_and_detect)
     cr_assert_eq(rp_event_type_parse("nope", 4), -1);
     cr_assert_null(rp_event_type_name(RP_EV__COUNT));
 }
+
+Test(event, non_minimal_msgpack_encodings_decode_the_same)
+{
+    /* Producers may use wider formats than needed; the result must not depend on it (the
+     * decoder has a fast path for the minimal ones and a generic path for the rest). */
+    struct rp_event a, b;
+    const char minimal[] =
+        "\x87\xa1v\x01\xa3"
+        "cid\xa2"
+        "c7\xa2ts\xcf\x00\x00\x01\x8b\xcf\xe5\x68\x00"
+        "\xa4type\xa3nps\xa5score\x09\xa5value\xcb\x40\x45\x40\x00\x00\x00\x00\x00"
+        "\xa7"
+        "channel\xa3web";
+    const char wide[] = "\x87\xd9\x01v\xd3\x00\x00\x00\x00\x00\x00\x00\x01"
+                        "\xda\x00\x03"
+                        "cid\xdb\x00\x00\x00\x02"
+                        "c7"
+                        "\xa2ts\xd3\x00\x00\x01\x8b\xcf\xe5\x68\x00"
+                        "\xa4type\xd9\x03nps\xa5score\xd0\x09"
+                        "\xa5value\xca\x42\x2a\x00\x00"
+                        "\xa7"
+                        "channel\xd9\x03web";
+    cr_assert_eq(rp_event_decode(minimal, sizeof minimal - 1, &a, detail, sizeof detail), RP_OK,
+                 "%s", detail);
+    cr_assert_eq(rp_event_decode(wide, sizeof wide - 1, &b, detail, sizeof detail), RP_OK, "%s",
+                 detail);
+    cr_assert(ev_equal(&a, &b));
+    cr_assert_eq(a.ts_ms, 1700000000000);
+    cr_assert_eq(a.value, 42.5);
+    cr_assert_eq(a.score, 9);
+    /* the 32-bit time format and a positive int8 score take the fast path's neighbours */
+    const char t32[] = "\x84\xa3"
+                       "cid\xa1"
+                       "c\xa2ts\xce\x00\x01\x00\x00\xa4type\xa6review"
+                       "\xa5score\xd0\x05";
+    cr_assert_eq(rp_event_decode(t32, sizeof t32 - 1, &a, detail, sizeof detail), RP_OK, "%s",
+                 detail);
+    cr_assert_eq(a.ts_ms, 65536);
+    cr_assert_eq(a.score, 5);
+}
