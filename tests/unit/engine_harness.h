@@ -38,20 +38,20 @@ struct harness {
     char err[512];
 };
 
-static double h_now(void)
+static inline double h_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void h_sleep_ms(int ms)
+static inline void h_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static void h_ref_signal(void *opaque, const struct rp_signal *s)
+static inline void h_ref_signal(void *opaque, const struct rp_signal *s)
 {
     struct harness *h = opaque;
     if (h->n_ref == h->cap_ref) {
@@ -61,7 +61,7 @@ static void h_ref_signal(void *opaque, const struct rp_signal *s)
     h->ref_ids[h->n_ref++] = s->signal_id;
 }
 
-static int h_cmp_u64(const void *a, const void *b)
+static inline int h_cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
@@ -69,7 +69,7 @@ static int h_cmp_u64(const void *a, const void *b)
 
 /* Mock cluster of 3 brokers, topics, the population produced (msgpack, keyed by cid, murmur2),
  * the reference signals computed in-process, and the engine configuration. */
-static bool h_setup(struct harness *h, const char *name, uint32_t customers, uint64_t events,
+static inline bool h_setup(struct harness *h, const char *name, uint32_t customers, uint64_t events,
                     int workers)
 {
     memset(h, 0, sizeof(*h));
@@ -164,14 +164,14 @@ static bool h_setup(struct harness *h, const char *name, uint32_t customers, uin
     return ok;
 }
 
-static void *h_run(void *arg)
+static inline void *h_run(void *arg)
 {
     struct harness *h = arg;
     h->rc = rp_engine_run(h->e);
     return NULL;
 }
 
-static bool h_start(struct harness *h)
+static inline bool h_start(struct harness *h)
 {
     h->e = rp_engine_create(&h->cfg, h->err, sizeof(h->err));
     if (!h->e)
@@ -179,7 +179,7 @@ static bool h_start(struct harness *h)
     return pthread_create(&h->th, NULL, h_run, h) == 0;
 }
 
-static uint64_t h_consumed(struct harness *h)
+static inline uint64_t h_consumed(struct harness *h)
 {
     uint64_t c = 0;
     for (int p = 0; p < H_PARTS; p++) {
@@ -190,7 +190,7 @@ static uint64_t h_consumed(struct harness *h)
     return c;
 }
 
-static bool h_balanced(struct harness *h, uint64_t *dead)
+static inline bool h_balanced(struct harness *h, uint64_t *dead)
 {
     *dead = 0;
     for (int p = 0; p < H_PARTS; p++) {
@@ -203,7 +203,7 @@ static bool h_balanced(struct harness *h, uint64_t *dead)
     return true;
 }
 
-static bool h_wait_consumed(struct harness *h, uint64_t n, double secs)
+static inline bool h_wait_consumed(struct harness *h, uint64_t n, double secs)
 {
     double end = h_now() + secs;
     while (h_now() < end) {
@@ -215,7 +215,7 @@ static bool h_wait_consumed(struct harness *h, uint64_t n, double secs)
 }
 
 /* Waits until the engine's watermark reached the end of the data (every partition idle). */
-static bool h_wait_final(struct harness *h, double secs)
+static inline bool h_wait_final(struct harness *h, double secs)
 {
     char want[64];
     snprintf(want, sizeof(want), "\nrapport_watermark_ms %" PRId64 "\n", h->final_wm);
@@ -234,7 +234,7 @@ static bool h_wait_final(struct harness *h, double secs)
     return false;
 }
 
-static uint64_t h_signals_counted(struct harness *h)
+static inline uint64_t h_signals_counted(struct harness *h)
 {
     struct rp_metrics_worker_totals t;
     rp_metrics_worker_totals(rp_engine_metrics(h->e), &t);
@@ -244,7 +244,7 @@ static uint64_t h_signals_counted(struct harness *h)
     return n;
 }
 
-static int h_stop(struct harness *h)
+static inline int h_stop(struct harness *h)
 {
     rp_engine_stop(h->e);
     pthread_join(h->th, NULL);
@@ -252,7 +252,7 @@ static int h_stop(struct harness *h)
 }
 
 /* Reads `want` messages from the output topics (deadline); fills sorted ids; returns count. */
-static size_t h_read_signals(struct harness *h, size_t want, uint64_t **ids_out, double secs)
+static inline size_t h_read_signals(struct harness *h, size_t want, uint64_t **ids_out, double secs)
 {
     char e2[256];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -291,7 +291,7 @@ static size_t h_read_signals(struct harness *h, size_t want, uint64_t **ids_out,
 }
 
 /* Distinct ids of `a` (sorted) also in `b` (sorted). */
-static size_t h_common(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, size_t *da)
+static inline size_t h_common(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, size_t *da)
 {
     size_t i = 0, j = 0, both = 0, distinct = 0;
     while (i < na) {
@@ -311,7 +311,7 @@ static size_t h_common(const uint64_t *a, size_t na, const uint64_t *b, size_t n
 }
 
 /* Sum of the committed input offsets of the engine's group (after it stopped). */
-static int64_t h_committed_total(struct harness *h)
+static inline int64_t h_committed_total(struct harness *h)
 {
     char e2[256], gid[128];
     snprintf(gid, sizeof(gid), "%s", rp_config_kafka_get(&h->cfg, "group.id"));
@@ -333,7 +333,7 @@ static int64_t h_committed_total(struct harness *h)
     return total;
 }
 
-static void h_teardown(struct harness *h)
+static inline void h_teardown(struct harness *h)
 {
     rp_engine_destroy(h->e);
     h->e = NULL;
