@@ -677,6 +677,10 @@ struct rp_demo *rp_demo_create(const struct rp_demo_opts *opts, FILE *out, char 
     if (!d->e) {
         /* a busy HTTP port is the user's to change (--http) */
         *usage_error = strstr(errstr, "http") != NULL || strstr(errstr, "listen") != NULL;
+        size_t len = strlen(errstr);
+        if (*usage_error && len < errstr_size)
+            snprintf(errstr + len, errstr_size - len,
+                     " (--http HOST:PORT to choose another, --http '' to disable)");
         goto fail;
     }
     if (start_generator_client(d, errstr, errstr_size) != RP_OK)

@@ -54,6 +54,16 @@ expect_usage_error -c "$tmp/missing.conf" --seconds 1
 printf '[engine]\nno_such_key = 1\n' >"$tmp/bad.conf"
 expect_usage_error -c "$tmp/bad.conf" --seconds 1
 grep -q "bad.conf:2" "$tmp/uerr" || fail "config error does not name file and line"
+# A busy HTTP port is the user's to change: usage error, and the message says how.
+python3 -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(120)' >"$tmp/port" &
+holder=$!
+wait_for 10 test -s "$tmp/port" || fail "could not open a listening socket for the test"
+expect_usage_error --http "127.0.0.1:$(cat "$tmp/port")" --seconds 1
+grep -q -- "--http" "$tmp/uerr" || fail "busy port: the message does not mention --http"
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
 
 # The run: 20 s, HTTP on a free port, output to a file (not a terminal: plain lines).
 start=$SECONDS
