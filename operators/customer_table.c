@@ -160,6 +160,8 @@ uint32_t rp_ctable_find(const struct rp_ctable *t, const char *bytes, size_t len
     }
 }
 
+static void prefetch_exts(const struct rp_ctable *t, const struct rp_cust *c);
+
 void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
 {
     size_t i = home_slot(h, t->cap);
@@ -195,23 +197,30 @@ void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
             __builtin_prefetch(rp_pool_at(&t->exts, c->ext));
         return;
     }
-    /* stage 3: the extension links are in cache */
-    if (c->ext) {
-        const struct rp_ext *e = rp_pool_at(&t->exts, c->ext);
-        if (e->buy)
-            __builtin_prefetch(rp_pool_at(&t->buys, e->buy));
-        if (e->talk)
-            __builtin_prefetch(rp_pool_at(&t->talks, e->talk));
-        if (e->adv)
-            __builtin_prefetch(rp_pool_at(&t->advs, e->adv));
-    }
+    if (c->ext) /* stage 3: the extension links are in cache */
+        prefetch_exts(t, c);
 }
 
-void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx)
+static void prefetch_exts(const struct rp_ctable *t, const struct rp_cust *c)
+{
+    const struct rp_ext *e = rp_pool_at(&t->exts, c->ext);
+    if (e->buy)
+        __builtin_prefetch(rp_pool_at(&t->buys, e->buy));
+    if (e->talk)
+        __builtin_prefetch(rp_pool_at(&t->talks, e->talk));
+    if (e->adv)
+        __builtin_prefetch(rp_pool_at(&t->advs, e->adv));
+}
+
+void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage)
 {
     const struct rp_cust *c = rp_ctable_rec(t, idx);
-    if (c->ext)
+    if (!c->ext)
+        return;
+    if (stage == 0)
         __builtin_prefetch(rp_pool_at(&t->exts, c->ext));
+    else
+        prefetch_exts(t, c);
 }
 
 static int grow(struct rp_ctable *t)

@@ -183,8 +183,9 @@ static inline const char *rp_ctable_str(const struct rp_ctable *t, uint32_t off,
  * extensions themselves. */
 void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage);
 
-/** Cache hint: the extensions of record `idx` (whose record line is in cache). */
-void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx);
+/** Cache hints for record `idx` (whose line is in cache): stage 0 its extension links, stage 1
+ * (links in cache) the extensions. */
+void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage);
 
 /** Copies a string (1..64 bytes) into the arena; returns its offset or RP_NONE32. */
 uint32_t rp_ctable_intern(struct rp_ctable *t, const char *bytes, size_t len);

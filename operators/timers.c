@@ -177,9 +177,11 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
         /* Fire in due-time order (ties by record index: deterministic). */
         qsort_r(tm->scratch, k, sizeof(uint32_t), cmp_due, t);
         for (size_t i = 0; i < k; i++) /* and what firing reads next: the extension links */
-            rp_ctable_prefetch_rec(t, tm->scratch[i]);
+            rp_ctable_prefetch_rec(t, tm->scratch[i], 0);
         for (size_t i = 0; i < k; i++) {
             uint32_t idx = tm->scratch[i];
+            if (i + 2 < k) /* then the extensions, two firings ahead */
+                rp_ctable_prefetch_rec(t, tm->scratch[i + 2], 1);
             /* A customer listed twice fires once: the first firing moved its due on. */
             if (rp_ctable_rec(t, idx)->due_ms <= W)
                 fire(opaque, idx);

@@ -533,6 +533,14 @@ Test(pipeline, referral_converts_across_customers)
     cr_assert_eq(feed(p, &c, &m), RP_OK);
     cr_expect_eq(view(p, "dave", T0 + 5 * DAY).advocate_reasons[0].code, RP_R_REFERRALS_CONVERTED);
     cr_expect_eq(rp_pipeline_stats(p)->credits_applied, 3); /* referred_by + 2 conversions */
+    /* an answer to another customer counts for the one who answers */
+    struct rp_event a = ev("erin", T0 + 6 * DAY, RP_EV_ANSWER);
+    a.present |= RP_F_TARGET;
+    rp_cid_set(&a.target, "bob");
+    cr_assert_eq(feed(p, &a, &m), RP_OK);
+    struct rp_customer_view ve = view(p, "erin", T0 + 6 * DAY);
+    cr_expect_eq(ve.n_advocate_reasons, 1);
+    cr_expect_eq(ve.advocate_reasons[0].code, RP_R_HELPED_OTHERS);
     rp_pipeline_destroy(p);
 }
 
