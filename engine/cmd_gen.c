@@ -4,12 +4,7 @@
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include <math.h>
-/* schemas/signal.h shadows the system <signal.h> (schemas/ is an -I directory of every layer) */
-#if __has_include(</usr/include/signal.h>)
-#include </usr/include/signal.h>
-#else
 #include <signal.h>
-#endif
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
