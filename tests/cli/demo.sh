@@ -133,4 +133,20 @@ final=$(tail -1 "$tmp/out")
 [ "${BASH_REMATCH[5]}" -gt 10000 ] || fail "only ${BASH_REMATCH[5]} events in 20 s"
 [ "${BASH_REMATCH[6]}" -gt 1000 ] || fail "only ${BASH_REMATCH[6]} customers of 2000"
 
+# -c FILE applies over the embedded default: another churn topic, JSON signals, one worker,
+# and the options of the population; the signals still arrive, decoded from JSON.
+printf '[topics]\nchurn_risk = demo.churn\n[output]\nformat = json\n[engine]\nworkers = 1\n' \
+    >"$tmp/over.conf"
+rc=0
+timeout 90 "$RAPPORT" demo --seconds 10 --speed 2 --customers 1000 --seed 3 --http '' \
+    -c "$tmp/over.conf" >"$tmp/out2" 2>"$tmp/err2" || rc=$?
+[ "$rc" -eq 0 ] || fail "run with -c exited $rc: $(tail -3 "$tmp/err2")"
+grep -q '^  signals  demo.churn and rapport.signals.advocate' "$tmp/out2" ||
+    fail "-c [topics] churn_risk not applied"
+grep -q 'started: 1 workers' "$tmp/err2" || fail "-c [engine] workers not applied"
+grep -q '^  input .* 1000 customers (seed 3), 2 days of event time per second' "$tmp/out2" ||
+    fail "--customers/--seed/--speed not shown in the intro"
+grep -qE "$churn_re" "$tmp/out2" || fail "no churn_risk enter signal with -c (JSON signals)"
+grep -q '^  http     off' "$tmp/out2" || fail "--http '' did not disable HTTP"
+
 echo "demo: ok ($n_signals signals: $n_churn churn_risk enter, $n_adv advocate enter; ${elapsed}s)"
