@@ -75,6 +75,10 @@ struct rp_demo {
     rd_kafka_topic_t *gen_rkt;
     struct rp_gen *gen;
     struct rp_gen_config gcfg;
+    /* archetype of customer i this season: written by the generator thread when a season
+     * starts, read by the reader to label signals (relaxed: a label at a season's edge may be
+     * the next season's, nothing else depends on it) */
+    _Atomic unsigned char *arch;
     pthread_t gen_thread;
     bool gen_started;
     /* written by the generator thread or its delivery reports (same thread), read by the
@@ -151,7 +155,8 @@ __attribute__((format(printf, 4, 5))) static void append(char *buf, size_t cap, 
         *n += (size_t)k;
 }
 
-size_t rp_demo_format_signal(const struct rp_signal *s, bool color, char *buf, size_t cap)
+size_t rp_demo_format_signal(const struct rp_signal *s, const char *archetype, bool color,
+                             char *buf, size_t cap)
 {
     if (cap == 0)
         return 0;
@@ -176,6 +181,8 @@ size_t rp_demo_format_signal(const struct rp_signal *s, bool color, char *buf, s
         append(buf, cap, &n, "%s%s %.2f", i ? ", " : "  reasons ", name ? name : "?",
                s->reasons[i].weight);
     }
+    if (archetype)
+        append(buf, cap, &n, "  (archetype: %s)", archetype);
     if (n >= cap)
         n = cap - 1;
     /* no trailing blanks when there is nothing after the padded segment */
@@ -245,10 +252,28 @@ static void draw_status(struct rp_demo *d, const char *line, bool final)
     fflush(d->out);
 }
 
+/* The archetype the generator gave customer "c<i>" this season, or NULL (not one of its ids). */
+static const char *archetype_of(struct rp_demo *d, const struct rp_cid *cid)
+{
+    if (cid->len < 2 || cid->len > 11 || cid->bytes[0] != 'c')
+        return NULL;
+    uint64_t i = 0;
+    for (unsigned k = 1; k < cid->len; k++) {
+        if (cid->bytes[k] < '0' || cid->bytes[k] > '9' ||
+            (k == 1 && cid->bytes[k] == '0' && cid->len > 2))
+            return NULL;
+        i = i * 10 + (uint64_t)(cid->bytes[k] - '0');
+    }
+    if (i >= d->o.customers)
+        return NULL;
+    return rp_archetype_name(
+        (enum rp_archetype)atomic_load_explicit(&d->arch[i], memory_order_relaxed));
+}
+
 static void print_signal(struct rp_demo *d, const struct rp_signal *s)
 {
     char line[768];
-    rp_demo_format_signal(s, d->color, line, sizeof(line));
+    rp_demo_format_signal(s, archetype_of(d, &s->cid), d->color, line, sizeof(line));
     if (d->tty && d->status_shown) {
         int cols = term_cols(d->out);
         fprintf(d->out, "\r\033[K%s\n%.*s", line, cols - 1, d->status);
@@ -409,6 +434,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                               memory_order_relaxed);
 }
 
+static void record_archetypes(struct rp_demo *d)
+{
+    for (uint32_t i = 0; i < d->o.customers; i++)
+        atomic_store_explicit(&d->arch[i], (unsigned char)rp_gen_archetype(d->gen, i),
+                              memory_order_relaxed);
+}
+
 static void *gen_main(void *arg)
 {
     struct rp_demo *d = arg;
@@ -436,6 +468,7 @@ static void *gen_main(void *arg)
                     snprintf(d->gen_error, sizeof(d->gen_error), "generator: %s", err);
                     break;
                 }
+                record_archetypes(d);
                 continue;
             }
             have = true;
@@ -526,6 +559,12 @@ static int start_generator_client(struct rp_demo *d, char *errstr, size_t errstr
     d->gen = rp_gen_create(&d->gcfg, errstr, errstr_size);
     if (!d->gen)
         return RP_ERR_INVALID_ARG;
+    d->arch = calloc(d->o.customers, sizeof(*d->arch));
+    if (!d->arch) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return RP_ERR_NOMEM;
+    }
+    record_archetypes(d);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, quiet_log);
     /* keyed by cid with Kafka's default (murmur2) partitioner, as the engine expects */
@@ -703,7 +742,8 @@ static void print_intro(struct rp_demo *d)
             "  kafka    librdkafka mock cluster (1 broker) at %s\n"
             "  input    %s, %d partitions, fed by the generator: %" PRIu32
             " customers (seed %" PRIu64 "), %g day%s of event time per second\n"
-            "  signals  %s and %s, read back and printed below\n",
+            "  signals  %s and %s, read back and printed below\n"
+            "           with the archetype the generator gave each customer, to compare with\n",
             d->bootstraps, d->cfg.topic_input, d->o.partitions, d->o.customers, d->o.seed,
             d->o.speed, d->o.speed == 1 ? "" : "s", d->cfg.topic_churn_risk, d->cfg.topic_advocate);
     int port = rp_engine_http_port(d->e);
@@ -804,6 +844,7 @@ void rp_demo_destroy(struct rp_demo *d)
     if (d->mock_rk)
         rd_kafka_destroy(d->mock_rk);
     free(d->credits_topic);
+    free((void *)d->arch);
     if (d->cfg_ready)
         rp_config_fini(&d->cfg);
     free(d);

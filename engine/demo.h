@@ -52,11 +52,14 @@ void rp_demo_destroy(struct rp_demo *d);
 
 /**
  * One signal as a readable line (no newline): event time, kind, transition, customer, score
- * (and the previous one), segment and the reasons with their weights, e.g.
- * "2026-01-04 13:22  churn_risk enter  c1234     0.74 (was 0.61)  at_risk     SILENCE 0.31,
- * ENGAGEMENT_DROP 0.22". `color` adds ANSI colours. Returns the length (truncated to cap - 1).
+ * (and the previous one), segment, the reasons with their weights and, when `archetype` is not
+ * NULL, the behaviour the generator gave the customer, e.g.
+ * "2026-01-04 13:22  churn_risk enter  c1234     score 0.74 (was 0.61)  segment at_risk
+ * reasons SILENCE 0.31, ENGAGEMENT_DROP 0.22  (archetype: silent_churner)" (one line).
+ * `color` adds ANSI colours. Returns the length (truncated to cap - 1).
  */
-size_t rp_demo_format_signal(const struct rp_signal *s, bool color, char *buf, size_t cap);
+size_t rp_demo_format_signal(const struct rp_signal *s, const char *archetype, bool color,
+                             char *buf, size_t cap);
 
 /** What the status line shows. */
 struct rp_demo_status {

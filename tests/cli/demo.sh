@@ -102,7 +102,8 @@ grep -q 'rapport: stopped$' "$tmp/err" || fail "the engine did not log a clean s
 # Signals in the readable form: event time, kind, transition, cid, score, segment, reasons.
 line_re='^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}  (churn_risk|advocate  ) (enter|exit ) '
 line_re+=' c[0-9]+ +score [01]\.[0-9]{2} \(was [01]\.[0-9]{2}\)  segment [a-z_]+ +'
-line_re+='(reasons [A-Z_]+ [0-9]\.[0-9]{2}(, [A-Z_]+ [0-9]\.[0-9]{2}){0,2}|\(no reasons\))$'
+line_re+='(reasons [A-Z_]+ [0-9]\.[0-9]{2}(, [A-Z_]+ [0-9]\.[0-9]{2}){0,2}|\(no reasons\))'
+line_re+='(  \(archetype: [a-z_]+\))?$'
 churn_re='^.{18}churn_risk enter .*reasons (ENGAGEMENT_DROP|SILENCE|LOW_P_ALIVE|'
 churn_re+='UNANSWERED_QUESTION|OPEN_COMPLAINT|NEGATIVE_SENTIMENT|REFUNDS|UNSUBSCRIBED) '
 adv_re='^.{18}advocate   enter .*reasons (REFERRALS_CONVERTED|REFERRALS|SHARES|HELPED_OTHERS|'
@@ -111,6 +112,11 @@ n_churn=$(grep -cE "$churn_re" "$tmp/out" || true)
 n_adv=$(grep -cE "$adv_re" "$tmp/out" || true)
 [ "$n_churn" -ge 1 ] || fail "no churn_risk enter signal with a churn reason"
 [ "$n_adv" -ge 1 ] || fail "no advocate enter signal with an advocacy reason"
+# The generator's archetypes label the signals: both kinds land on the customers built for them.
+grep -qE '^.{18}churn_risk enter .*\(archetype: (ignored_complainer|unsubscriber|silent_churner|drifting)\)$' \
+    "$tmp/out" || fail "no churn_risk enter on a complaining, unsubscribing or leaving customer"
+grep -qE '^.{18}advocate   enter .*\(archetype: advocate\)$' "$tmp/out" ||
+    fail "no advocate enter on a customer of the advocate archetype"
 n_signals=$(grep -cE '^[0-9]{4}-[0-9]{2}-[0-9]{2} ' "$tmp/out" || true)
 n_wellformed=$(grep -cE "$line_re" "$tmp/out" || true)
 [ "$n_signals" -eq "$n_wellformed" ] ||

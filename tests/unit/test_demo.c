@@ -30,12 +30,22 @@ Test(demo, signal_line_has_every_part)
 {
     struct rp_signal s = churn_signal();
     char buf[512];
-    size_t n = rp_demo_format_signal(&s, false, buf, sizeof(buf));
+    size_t n = rp_demo_format_signal(&s, NULL, false, buf, sizeof(buf));
     cr_assert_eq(n, strlen(buf));
     cr_assert_str_eq(buf, "2026-01-04 13:22  churn_risk enter  c1234     score 0.74 (was 0.61)  "
                           "segment at_risk        reasons SILENCE 0.31, ENGAGEMENT_DROP 0.22");
     cr_assert_null(strchr(buf, '\033'), "no colour unless asked");
     cr_assert_null(strchr(buf, '\n'));
+}
+
+Test(demo, signal_line_with_archetype)
+{
+    struct rp_signal s = churn_signal();
+    char buf[512];
+    rp_demo_format_signal(&s, "silent_churner", false, buf, sizeof(buf));
+    const char *tail = "reasons SILENCE 0.31, ENGAGEMENT_DROP 0.22  (archetype: silent_churner)";
+    size_t n = strlen(buf), t = strlen(tail);
+    cr_assert(n > t && strcmp(buf + n - t, tail) == 0, "%s", buf);
 }
 
 Test(demo, signal_line_advocate_exit_without_reasons)
@@ -46,7 +56,7 @@ Test(demo, signal_line_advocate_exit_without_reasons)
     s.segment = RP_SEG_ENGAGED;
     s.n_reasons = 0;
     char buf[512];
-    rp_demo_format_signal(&s, false, buf, sizeof(buf));
+    rp_demo_format_signal(&s, NULL, false, buf, sizeof(buf));
     cr_assert(strstr(buf, "advocate   exit   c1234") != NULL, "%s", buf);
     cr_assert(strstr(buf, "segment engaged") != NULL, "%s", buf);
     cr_assert(strstr(buf, "(no reasons)") != NULL, "%s", buf);
@@ -56,12 +66,12 @@ Test(demo, signal_line_colour_and_truncation)
 {
     struct rp_signal s = churn_signal();
     char buf[512];
-    rp_demo_format_signal(&s, true, buf, sizeof(buf));
+    rp_demo_format_signal(&s, NULL, true, buf, sizeof(buf));
     cr_assert(strstr(buf, "\033[31m") != NULL, "churn in red");
     cr_assert(strstr(buf, "\033[0m") != NULL, "colour reset");
     char small[20];
     memset(small, 'x', sizeof(small));
-    size_t n = rp_demo_format_signal(&s, false, small, sizeof(small));
+    size_t n = rp_demo_format_signal(&s, NULL, false, small, sizeof(small));
     cr_assert_eq(n, sizeof(small) - 1);
     cr_assert_eq(small[sizeof(small) - 1], 0);
     cr_assert_eq(strncmp(small, "2026-01-04 13:22  c", 19), 0, "%s", small);
