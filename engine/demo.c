@@ -346,6 +346,7 @@ static void *reader_main(void *arg)
     int64_t last_ns = d->t0_ns, drain_deadline = 0, next_check = 0, next_sample = 0;
     uint64_t last_events = 0;
     int phase = PHASE_RUN;
+    bool waiting_said = false;
     struct rp_demo_status st;
     char line[512];
     for (;;) {
@@ -403,7 +404,15 @@ static void *reader_main(void *arg)
         if (phase == PHASE_RUN && now >= next_status) {
             collect_status(d, &st, &last_events, &last_ns);
             rp_demo_format_status(&st, line, sizeof(line));
-            draw_status(d, line, false);
+            if (!d->tty || st.ready || st.events > 0) {
+                draw_status(d, line, false);
+            } else if (!waiting_said) {
+                /* the engine logs its assignment on stderr, the same terminal: no line in place
+                 * until it has happened, or the log would land at the end of it */
+                fprintf(d->out, "%s\n", line);
+                fflush(d->out);
+                waiting_said = true;
+            }
             next_status = now + every_ns;
         }
     }
