@@ -351,6 +351,7 @@ static void *reader_main(void *arg)
     char line[512];
     for (;;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(d->rd_rk, 100);
+        bool got = m != NULL;
         if (m) {
             struct rp_signal s;
             char detail[128];
@@ -390,7 +391,7 @@ static void *reader_main(void *arg)
         }
         if (phase == PHASE_DRAIN && now >= next_check) {
             /* the engine flushed its producer: read every signal it produced, then stop */
-            if (now >= drain_deadline || (!m && reader_caught_up(d)))
+            if (now >= drain_deadline || (!got && reader_caught_up(d)))
                 break;
             next_check = now + 100000000LL;
         }
@@ -806,6 +807,17 @@ int rp_demo_run(struct rp_demo *d)
     d->gen_started = false;
     pthread_join(d->rd_thread, NULL);
     d->rd_started = false;
+    /* every signal the engine emitted should have come back through Kafka to the reader */
+    struct rp_metrics_worker_totals wt;
+    rp_metrics_worker_totals(rp_engine_metrics(d->e), &wt);
+    for (int k = 0; k < RP_KIND__COUNT; k++)
+        for (int t = 0; t < 2; t++)
+            if (wt.signals[k][t] != d->signals[k][t])
+                fprintf(stderr,
+                        "rapport demo: warning: the engine emitted %" PRIu64 " %s %s signals, "
+                        "%" PRIu64 " were read back\n",
+                        wt.signals[k][t], rp_signal_kind_name((enum rp_signal_kind)k),
+                        rp_transition_name((enum rp_transition)t), d->signals[k][t]);
     int status = rc == RP_OK ? 0 : 1;
     if (rc == RP_ERR_KAFKA)
         fprintf(stderr, "rapport demo: the engine stopped after a fatal error\n");

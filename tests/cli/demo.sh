@@ -98,6 +98,7 @@ elapsed=$((SECONDS - start))
 [ "$elapsed" -ge 19 ] || fail "stopped after ${elapsed}s, before --seconds 20"
 [ "$elapsed" -le 45 ] || fail "took ${elapsed}s to stop after --seconds 20"
 grep -q 'rapport: stopped$' "$tmp/err" || fail "the engine did not log a clean stop"
+grep -q 'warning' "$tmp/err" && fail "warnings on stderr: $(grep warning "$tmp/err" | head -3)"
 
 # Signals in the readable form: event time, kind, transition, cid, score, segment, reasons.
 line_re='^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}  (churn_risk|advocate  ) (enter|exit ) '
@@ -154,5 +155,18 @@ grep -q '^  input .* 1000 customers (seed 3), 2 days of event time per second' "
     fail "--customers/--seed/--speed not shown in the intro"
 grep -qE "$churn_re" "$tmp/out2" || fail "no churn_risk enter signal with -c (JSON signals)"
 grep -q '^  http     off' "$tmp/out2" || fail "--http '' did not disable HTTP"
+
+# Without --seconds it runs until SIGINT (Ctrl-C), then stops cleanly with a final status line.
+"$RAPPORT" demo --http '' >"$tmp/out3" 2>"$tmp/err3" &
+pid=$!
+wait_for 60 grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2} .* enter ' "$tmp/out3" ||
+    fail "no signal within 60 s of a run without --seconds"
+kill -INT "$pid"
+rc=0
+wait_for 30 eval '! kill -0 "$pid" 2>/dev/null' || fail "still running 30 s after SIGINT"
+wait "$pid" || rc=$?
+pid=
+[ "$rc" -eq 0 ] || fail "exited $rc after SIGINT, want 0"
+tail -1 "$tmp/out3" | grep -q '^status \[ *[0-9]*s\] stopped | ' || fail "no final status after SIGINT"
 
 echo "demo: ok ($n_signals signals: $n_churn churn_risk enter, $n_adv advocate enter; ${elapsed}s)"
