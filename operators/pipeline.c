@@ -101,14 +101,71 @@ static void evaluate(struct rp_pipeline *p, struct rp_cust *c, int64_t as_of,
     }
 }
 
+/* Would an evaluation with scores `s` at `at` make a transition (without making it)? */
+static bool would_transition(const struct rp_pipeline *p, const struct rp_cust *c,
+                             const struct rp_score_parts *s, int64_t at)
+{
+    const struct rp_ext *e = rp_ctable_ext_ro(&p->table, c);
+    const struct rp_ext_sig *g = e && e->sig ? rp_pool_at(&p->table.sigs, e->sig) : NULL;
+    for (int k = 0; k < RP_KIND__COUNT; k++) {
+        double score = k == RP_KIND_CHURN_RISK ? s->churn : s->advocate;
+        if (c->flags & (RP_CF_IN_EPISODE << k)) {
+            if (score < p->cfg.exit[k])
+                return true;
+        } else if (score >= p->cfg.enter[k] &&
+                   (!g || g->episode[k] == 0 || at - g->last_enter_ms[k] >= p->cfg.cooldown_ms)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The first minute in (lo, hi] at which customer `c` (silent meanwhile) makes a transition,
+ * knowing there is none at `lo` and one at `hi`: bisection, a dozen evaluations for days.
+ * (Regula falsi was tried: with the scores' kinks it needed more evaluations, not fewer.)
+ */
+static int64_t crossing(struct rp_pipeline *p, const struct rp_cust *c, int64_t lo, int64_t hi)
+{
+    struct rp_score_parts s;
+    while (hi - lo > RP_MS_MIN) {
+        int64_t mid = lo + (hi - lo) / 2;
+        rp_scoring_eval(&p->cfg, &p->table, c, mid, &s);
+        if (would_transition(p, c, &s, mid))
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+/*
+ * The next check of customer `idx` after `after`. Between two checks the customer's scores are
+ * a function of time alone (no event of theirs comes in between, or it fires the check first),
+ * so when the evaluation at the next checkpoint would make a transition, the moment the score
+ * crosses its threshold is found (to the minute, crossing()) and the check is filed there:
+ * signals carry the time of the crossing, not of the checkpoint after it, and a customer whose
+ * score is past a threshold at the watermark has had the transition.
+ */
 static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
                        const struct rp_score_parts *now)
 {
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
     int64_t due = rp_scoring_next_check(&p->cfg, &p->table, c, after, now);
+    bool in_episode = c->flags & ((RP_CF_IN_EPISODE << RP_KIND_CHURN_RISK) |
+                                  (RP_CF_IN_EPISODE << RP_KIND_ADVOCATE));
+    /* Outside any episode only a churn_risk enter can happen by time alone: a cheap bound
+     * spares the evaluation at the checkpoint for most customers. */
+    if (due != INT64_MAX && (in_episode || rp_scoring_churn_bound(&p->cfg, c, after, now, due) >=
+                                               p->cfg.enter[RP_KIND_CHURN_RISK])) {
+        struct rp_score_parts s;
+        rp_scoring_eval(&p->cfg, &p->table, c, due, &s);
+        if (would_transition(p, c, &s, due))
+            due = crossing(p, c, after, due);
+    }
+    /* (out of memory for a timer node: the check is lost, not the state) */
     if (rp_timers_schedule(&p->timers, &p->table, idx, due))
-        c->due_ms =
-            INT64_MAX; /* out of memory for a timer node: the check is lost, not the state */
+        c->due_ms = INT64_MAX;
 }
 
 /* A due check: evaluate at the due time, then look for the next one. */

@@ -222,31 +222,57 @@ uint8_t rp_scoring_reasons(const struct rp_score_parts *s, enum rp_signal_kind k
     return n;
 }
 
-/* Could silence alone (with what grows with it: the drop, 1 - P(alive), the SLA components)
- * ever bring churn_risk to its enter threshold? An upper bound of the noisy-OR. */
-static bool silence_can_enter(const struct rp_scoring_config *cfg, const struct rp_cust *c,
-                              int64_t after, const struct rp_score_parts *s)
+double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct rp_cust *c,
+                              int64_t after, const struct rp_score_parts *s, int64_t until)
 {
     double keep = (1.0 - clamp01(s->part[RP_R_NEGATIVE_SENTIMENT])) *
-                  (1.0 - clamp01(s->part[RP_R_REFUNDS])) * (1.0 - cfg->w_silence);
+                  (1.0 - clamp01(s->part[RP_R_REFUNDS])) *
+                  (1.0 - clamp01(s->part[RP_R_UNSUBSCRIBED]));
     if (s->fr.open_complaints)
         keep *= 1.0 - cfg->w_complaint;
     if (s->fr.open_questions)
         keep *= 1.0 - cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, s->fr.open_questions));
-    if (s->buyer && s->x >= 1)
-        keep *= 1.0 - cfg->w_low_p_alive;
+    if (s->buyer && s->x >= 1) {
+        /* P(alive) only falls as T grows: its value at `until` bounds it */
+        double p = 0.0;
+        if (until != INT64_MAX) {
+            double T = s->T_weeks + (double)(until - after) / (double)cfg->bgnbd_unit_ms + 1.0 / 7;
+            p = rp_bgnbd_p_alive(cfg->bgnbd_r, cfg->bgnbd_alpha, cfg->bgnbd_a, cfg->bgnbd_b, s->x,
+                                 s->t_x_weeks, T);
+        }
+        keep *= 1.0 - cfg->w_low_p_alive * (1.0 - p);
+    }
+    if (c->n_days > 0) {
+        /* silence only grows: its value at `until` bounds it */
+        double sil = 1.0;
+        if (until != INT64_MAX) {
+            int64_t silent = until - last_active_end(c);
+            double gaps = silent > 0 ? (double)silent / gap_ms(cfg, c) : 0.0;
+            sil = clamp01((gaps - cfg->silence_start_gaps) /
+                          (cfg->silence_full_gaps - cfg->silence_start_gaps));
+        }
+        keep *= 1.0 - cfg->w_silence * sil;
+    }
     if (s->eng_long > 0) {
-        /* while silent: the short sum goes to 0, the long sum only shrinks, the long window
+        /* while silent: the short sum only decays, the long sum only shrinks, the long window
          * only grows, the short window is at most one half-life */
         double hs = (double)cfg->half_life_short_ms, hl = (double)cfg->half_life_long_ms;
         double tenure = (double)(after - (int64_t)c->first_day * RP_MS_DAY);
-        double win_l = hl * (1.0 - exp2(-(tenure > 0 ? tenure : 0) / hl));
+        double tl = tenure > 0 ? tenure : 0;
+        double win_l = hl * (1.0 - exp2(-tl / hl));
         double e_max = win_l > 0 ? s->eng_long / win_l * hs : INFINITY;
-        double ratio_min = RP_DROP_PSEUDO / (e_max + RP_DROP_PSEUDO);
+        double s_min = 0.0;
+        if (until != INT64_MAX) {
+            /* at `until` exactly: the short sum decayed, the short window grown */
+            double dt = (double)(until - after), tu = tl + dt;
+            s_min = s->eng_short * exp2(-dt / hs);
+            e_max = win_l > 0 ? s->eng_long / win_l * hs * (1.0 - exp2(-tu / hs)) : INFINITY;
+        }
+        double ratio_min = (s_min + RP_DROP_PSEUDO) / (e_max + RP_DROP_PSEUDO);
         keep *= 1.0 - cfg->w_engagement_drop *
                           clamp01((RP_DROP_START - ratio_min) / (RP_DROP_START - RP_DROP_FULL));
     }
-    return 1.0 - keep >= cfg->enter[RP_KIND_CHURN_RISK];
+    return 1.0 - keep;
 }
 
 int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
@@ -260,7 +286,8 @@ int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct 
     bool in_episode = c->flags & ((RP_CF_IN_EPISODE << RP_KIND_CHURN_RISK) |
                                   (RP_CF_IN_EPISODE << RP_KIND_ADVOCATE));
     if (c->n_days > 0 && !(c->flags & RP_CF_UNSUBSCRIBED) &&
-        (in_episode || silence_can_enter(cfg, c, after, now))) {
+        (in_episode ||
+         rp_scoring_churn_bound(cfg, c, after, now, INT64_MAX) >= cfg->enter[RP_KIND_CHURN_RISK])) {
         /* Silence checks: where the silence component starts to count, at quarter steps up to
          * where it counts fully, then every x1.5 (the engagement drop and P(alive) keep moving
          * while silence is full), up to RP_SILENCE_MAX_GAPS gaps. */

@@ -47,6 +47,14 @@ uint8_t rp_scoring_reasons(const struct rp_score_parts *s, enum rp_signal_kind k
                            struct rp_reason out[RP_SIGNAL_MAX_REASONS]);
 
 /**
+ * An upper bound of churn_risk at any time in (after, until] (until = INT64_MAX: ever) if the
+ * customer sends nothing more, from the evaluation `s` at `after`: what only decays is taken as
+ * is, what grows with silence (silence, drop, 1 - P(alive), SLA components) at its largest.
+ */
+double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct rp_cust *c,
+                              int64_t after, const struct rp_score_parts *s, int64_t until);
+
+/**
  * The next time strictly after `after` at which the scores should be looked at again without a
  * new event (SLA moments, silence thresholds), or INT64_MAX. `now` is the evaluation at `after`:
  * silence checks are skipped for a customer outside any episode whose churn_risk could not

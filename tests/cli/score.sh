@@ -52,7 +52,10 @@ sigs = [json.loads(l) for l in open(sys.argv[1])]
 assert len(sigs) == 1, sigs
 s = sigs[0]
 assert (s["cid"], s["kind"], s["transition"], s["episode"]) == ("ann", "churn_risk", "enter", 1), s
-assert s["as_of"] == 1767261600000 + 72 * 3600 * 1000, s["as_of"]  # opened + complaint_sla
+# the check is filed where churn_risk crosses 0.70 (to the minute), before the 72 h SLA
+opened = 1767261600000
+assert opened + 48 * 3600000 < s["as_of"] <= opened + 72 * 3600000, s["as_of"] - opened
+assert 0.70 <= s["score"] < 0.7005 and s["previous_score"] < 0.70, s
 assert s["reasons"][0]["code"] == "OPEN_COMPLAINT", s
 assert len(s["signal_id"]) == 16 and len(s["model"]) == 16
 state = [json.loads(l) for l in open(sys.argv[2])]

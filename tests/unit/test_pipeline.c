@@ -450,11 +450,18 @@ Test(pipeline, ignored_complaint_enters_and_resolution_exits)
     struct rp_event r2 = ev("served", T0 + 6 * HOUR, RP_EV_RESOLUTION);
     set_ref(&r2, "k2");
     cr_assert_eq(feed(p, &r2, &m), RP_OK);
-    rp_pipeline_advance(p, T0 + 72 * HOUR - 1);
+    /* 0.75 x age/72h reaches 0.70 at 67.2 h: the check is filed at that crossing (to the
+     * minute), not at the 72 h SLA moment */
+    int64_t cross = T0 + 672 * HOUR / 10;
+    rp_pipeline_advance(p, cross - 1);
     cr_expect_eq(k.n, 0);
-    rp_pipeline_advance(p, T0 + 72 * HOUR);
+    rp_pipeline_advance(p, cross + MIN);
     cr_assert_eq(count(&k, "angry", RP_KIND_CHURN_RISK, RP_TR_ENTER), 1);
+    cr_expect(k.sig[0].as_of_ms >= cross && k.sig[0].as_of_ms <= cross + MIN, "as_of %lld",
+              (long long)(k.sig[0].as_of_ms - cross));
+    cr_expect(k.sig[0].score >= 0.70 && k.sig[0].score < 0.7005, "score %f", k.sig[0].score);
     cr_expect_eq(k.sig[0].reasons[0].code, RP_R_OPEN_COMPLAINT);
+    rp_pipeline_advance(p, T0 + 72 * HOUR);
     cr_expect_eq(count(&k, "served", RP_KIND_CHURN_RISK, RP_TR_ENTER), 0);
     struct rp_event r = ev("angry", T0 + 80 * HOUR, RP_EV_RESOLUTION);
     set_ref(&r, "k1");
