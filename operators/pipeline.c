@@ -156,8 +156,9 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
                                   (RP_CF_IN_EPISODE << RP_KIND_ADVOCATE));
     /* Outside any episode only a churn_risk enter can happen by time alone: a cheap bound
      * spares the evaluation at the checkpoint for most customers. */
-    if (due != INT64_MAX && (in_episode || rp_scoring_churn_bound(&p->cfg, c, after, now, due) >=
-                                               p->cfg.enter[RP_KIND_CHURN_RISK])) {
+    if (due != INT64_MAX &&
+        (in_episode || rp_scoring_churn_bound(&p->cfg, &p->table, c, after, now, due) >=
+                           p->cfg.enter[RP_KIND_CHURN_RISK])) {
         struct rp_score_parts s;
         rp_scoring_eval(&p->cfg, &p->table, c, due, &s);
         if (would_transition(p, c, &s, due))

@@ -222,16 +222,26 @@ uint8_t rp_scoring_reasons(const struct rp_score_parts *s, enum rp_signal_kind k
     return n;
 }
 
-double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct rp_cust *c,
-                              int64_t after, const struct rp_score_parts *s, int64_t until)
+double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                              const struct rp_cust *c, int64_t after,
+                              const struct rp_score_parts *s, int64_t until)
 {
     double keep = (1.0 - clamp01(s->part[RP_R_NEGATIVE_SENTIMENT])) *
                   (1.0 - clamp01(s->part[RP_R_REFUNDS])) *
                   (1.0 - clamp01(s->part[RP_R_UNSUBSCRIBED]));
-    if (s->fr.open_complaints)
-        keep *= 1.0 - cfg->w_complaint;
-    if (s->fr.open_questions)
-        keep *= 1.0 - cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, s->fr.open_questions));
+    if (until != INT64_MAX && (s->fr.open_complaints || s->fr.open_questions)) {
+        /* the open threads at `until`, exactly (no thread opens or closes meanwhile) */
+        struct rp_conv_friction fr;
+        rp_conv_friction(talk_of(t, c), until, cfg->answer_sla_ms, cfg->complaint_sla_ms, &fr);
+        keep *= 1.0 - cfg->w_complaint * fr.complaint;
+        keep *= 1.0 - cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, fr.overdue_questions));
+    } else {
+        if (s->fr.open_complaints)
+            keep *= 1.0 - cfg->w_complaint;
+        if (s->fr.open_questions)
+            keep *=
+                1.0 - cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, s->fr.open_questions));
+    }
     if (s->buyer && s->x >= 1) {
         /* P(alive) only falls as T grows: its value at `until` bounds it */
         double p = 0.0;
@@ -286,8 +296,8 @@ int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct 
     bool in_episode = c->flags & ((RP_CF_IN_EPISODE << RP_KIND_CHURN_RISK) |
                                   (RP_CF_IN_EPISODE << RP_KIND_ADVOCATE));
     if (c->n_days > 0 && !(c->flags & RP_CF_UNSUBSCRIBED) &&
-        (in_episode ||
-         rp_scoring_churn_bound(cfg, c, after, now, INT64_MAX) >= cfg->enter[RP_KIND_CHURN_RISK])) {
+        (in_episode || rp_scoring_churn_bound(cfg, t, c, after, now, INT64_MAX) >=
+                           cfg->enter[RP_KIND_CHURN_RISK])) {
         /* Silence checks: where the silence component starts to count, at quarter steps up to
          * where it counts fully, then every x1.5 (the engagement drop and P(alive) keep moving
          * while silence is full), up to RP_SILENCE_MAX_GAPS gaps. */

@@ -51,8 +51,9 @@ uint8_t rp_scoring_reasons(const struct rp_score_parts *s, enum rp_signal_kind k
  * customer sends nothing more, from the evaluation `s` at `after`: what only decays is taken as
  * is, what grows with silence (silence, drop, 1 - P(alive), SLA components) at its largest.
  */
-double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct rp_cust *c,
-                              int64_t after, const struct rp_score_parts *s, int64_t until);
+double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                              const struct rp_cust *c, int64_t after,
+                              const struct rp_score_parts *s, int64_t until);
 
 /**
  * The next time strictly after `after` at which the scores should be looked at again without a
