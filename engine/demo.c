@@ -677,14 +677,16 @@ static int impose_config(struct rp_demo *d, char *errstr, size_t errstr_size, bo
 {
     char text[1024];
     int n = snprintf(text, sizeof(text), "[kafka]\nbootstrap.servers = %s\n", d->bootstraps);
-    if (d->o.http)
-        n += snprintf(text + n, sizeof(text) - (size_t)n, "[http]\nlisten = %s\n", d->o.http);
-    if (n <= 0 || (size_t)n >= sizeof(text) || strchr(d->o.http ? d->o.http : "", '\n')) {
-        snprintf(errstr, errstr_size, "--http: bad address");
+    int rc = rp_config_load_string(&d->cfg, "(mock cluster)", text, (size_t)n, errstr, errstr_size);
+    if (rc != RP_OK || !d->o.http)
+        return rc;
+    n = snprintf(text, sizeof(text), "[http]\nlisten = %s\n", d->o.http);
+    if (n <= 0 || (size_t)n >= sizeof(text) || strpbrk(d->o.http, "\r\n")) {
+        snprintf(errstr, errstr_size, "--http: expected HOST:PORT, got '%.200s'", d->o.http);
         *usage_error = true;
         return RP_ERR_CONFIG;
     }
-    int rc = rp_config_load_string(&d->cfg, "--http", text, (size_t)n, errstr, errstr_size);
+    rc = rp_config_load_string(&d->cfg, "--http", text, (size_t)n, errstr, errstr_size);
     if (rc != RP_OK)
         *usage_error = true;
     return rc;
