@@ -298,17 +298,18 @@ int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct 
     if (c->n_days > 0 && !(c->flags & RP_CF_UNSUBSCRIBED) &&
         (in_episode || rp_scoring_churn_bound(cfg, t, c, after, now, INT64_MAX) >=
                            cfg->enter[RP_KIND_CHURN_RISK])) {
-        /* Silence checks: where the silence component starts to count, at quarter steps up to
-         * where it counts fully, then every x1.5 (the engagement drop and P(alive) keep moving
-         * while silence is full), up to RP_SILENCE_MAX_GAPS gaps. */
+        /* Silence checks: where the silence component starts to count, where it counts fully,
+         * then every x1.5 (the engagement drop and P(alive) keep moving while silence is
+         * full), up to RP_SILENCE_MAX_GAPS gaps. Checkpoints need not be dense: a crossing
+         * between two of them is found by the look-ahead in pipeline.c (reschedule). */
         double g = gap_ms(cfg, c);
         double s0 = cfg->silence_start_gaps, s1 = cfg->silence_full_gaps;
         int64_t base = last_active_end(c);
         double grow = s1;
         for (int i = 0;; i++) {
-            if (i > 4)
+            if (i > 1)
                 grow *= 1.5;
-            double gaps = i <= 4 ? s0 + 0.25 * i * (s1 - s0) : grow;
+            double gaps = i == 0 ? s0 : grow;
             if (gaps > RP_SILENCE_MAX_GAPS)
                 break;
             double when = (double)base + ceil(gaps * g);
