@@ -169,6 +169,13 @@ static void set_paused(struct rp_engine *e, struct rp_part *pt, bool pause)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+static void detach_queue(struct rp_part *pt)
+{
+    if (pt->q)
+        rd_kafka_queue_destroy(pt->q);
+    pt->q = NULL;
+}
+
 /* A batch that cannot go now: keep it (bounded: one per partition) and stop fetching. */
 static void hold(struct rp_engine *e, struct rp_part *pt)
 {
@@ -566,6 +573,7 @@ static void on_revoke(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
             struct rp_part *pt = &e->parts[t][p];
             pt->assigned = false;
             pt->paused = false;
+            detach_queue(pt);
             atomic_store_explicit(&pt->active, 0, memory_order_relaxed);
         }
         rd_kafka_topic_partition_list_add(cr, e->credits_topic, p);
@@ -586,6 +594,25 @@ static void on_revoke(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
            timed_out ? " (timed out waiting: uncommitted work will be re-read)" : "");
 }
 
+/* Per-partition queues for the partitions just assigned (input and mirrored credits). */
+static void attach_queues(struct rp_engine *e, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p < 0 || p >= e->n_parts)
+            continue;
+        for (int t = 0; t < RP_T__COUNT; t++) {
+            struct rp_part *pt = &e->parts[t][p];
+            if (pt->q)
+                rd_kafka_queue_destroy(pt->q);
+            pt->q = rd_kafka_queue_get_partition(handle_of(e, (enum rp_topic_kind)t),
+                                                 topic_name(e, (enum rp_topic_kind)t), p);
+            if (pt->q)
+                rd_kafka_queue_forward(pt->q, NULL);
+        }
+    }
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -598,6 +625,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             ae = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
+        attach_queues(e, parts);
     } else {
         on_revoke(e, parts, rd_kafka_assignment_lost(rk));
         if (cooperative)
@@ -951,34 +979,75 @@ int rp_engine_run(struct rp_engine *e)
         return RP_ERR_KAFKA;
     }
     const int64_t flush_ns = 2 * 1000000LL; /* an open batch waits at most this long */
+    enum { RP_BURST = 1024 };
+    rd_kafka_message_t *burst[RP_BURST];
+    rd_kafka_queue_t *q_in = rd_kafka_queue_get_consumer(e->rk);
+    rd_kafka_queue_t *q_cr = rd_kafka_queue_get_consumer(e->rk_cr);
     int64_t next_commit = rp_mono_ns() + e->cfg->commit_interval_ms * 1000000LL;
     while (!atomic_load_explicit(&e->stop, memory_order_relaxed) &&
            !atomic_load_explicit(&e->fatal, memory_order_relaxed)) {
         recycle_all(e);
         rd_kafka_poll(e->prod, 0);
         retry_held(e);
-        rd_kafka_message_t *m;
-        for (int i = 0; i < 256 && (m = rd_kafka_consumer_poll(e->rk_cr, 0)); i++) {
-            if (m->err)
-                poll_errors(e, m);
+        /* Bursts through rd_kafka_consume_batch_queue: one queue lock per burst instead of one
+         * per message (rd_kafka_consumer_poll); both serve the rebalance callback. It waits for
+         * a full burst until its timeout, so it is only called with 0; the blocking wait, when
+         * there is nothing to do, is one rd_kafka_consumer_poll for the first message. */
+        ssize_t n = rd_kafka_consume_batch_queue(q_cr, 0, burst, RP_BURST);
+        for (ssize_t i = 0; i < n; i++) {
+            if (burst[i]->err)
+                poll_errors(e, burst[i]);
             else
-                route(e, RP_T_CREDITS, m);
+                route(e, RP_T_CREDITS, burst[i]);
         }
         bool open = false;
         for (int t = 0; t < RP_T__COUNT && !open; t++)
             for (int32_t p = 0; p < e->n_parts && !open; p++)
                 open = e->parts[t][p].open != NULL;
-        int got = 0;
-        while (got < 4096 && (m = rd_kafka_consumer_poll(e->rk, got || open ? 0 : 5))) {
-            got++;
-            if (m->err)
-                poll_errors(e, m);
+        ssize_t got = rd_kafka_consume_batch_queue(q_in, 0, burst, RP_BURST);
+        for (ssize_t i = 0; i < got; i++) {
+            if (burst[i]->err)
+                poll_errors(e, burst[i]);
             else
-                route(e, RP_T_INPUT, m);
+                route(e, RP_T_INPUT, burst[i]);
         }
+        /* each partition's own queue, as far as its worker has room (see rp_part.q) */
+        ssize_t from_parts = 0;
+        for (int t = 0; t < RP_T__COUNT; t++)
+            for (int32_t p = 0; p < e->n_parts; p++) {
+                struct rp_part *pt = &e->parts[t][p];
+                if (!pt->assigned || !pt->q || pt->pending || rp_commit_log_full(&pt->log))
+                    continue;
+                struct rp_worker *w = worker_of(e, pt);
+                if (rp_ring_count(&w->ring) >= rp_ring_capacity(&w->ring) || w->n_free == 0)
+                    continue;
+                size_t room = e->batch_size - (pt->open ? pt->open->n : 0);
+                ssize_t k = rd_kafka_consume_batch_queue(pt->q, 0, burst,
+                                                         room < RP_BURST ? room : RP_BURST);
+                for (ssize_t i = 0; i < k; i++) {
+                    if (burst[i]->err)
+                        poll_errors(e, burst[i]);
+                    else
+                        route(e, (enum rp_topic_kind)t, burst[i]);
+                }
+                if (k > 0)
+                    from_parts += k;
+            }
+        if (got + from_parts == 0 && !open && n <= 0) {
+            /* nothing anywhere: wait a little on the consumer queue (rebalance events) */
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(e->rk, 1);
+            if (m) {
+                if (m->err)
+                    poll_errors(e, m);
+                else
+                    route(e, RP_T_INPUT, m);
+                got = 1;
+            }
+        }
+        got += from_parts;
         int64_t now = rp_mono_ns();
         /* nothing more right now: hand out partial batches; under load, only old ones */
-        flush_open(e, got < 4096 ? 0 : now - flush_ns);
+        flush_open(e, got < RP_BURST ? 0 : now - flush_ns);
         if (now >= next_commit) {
             commit(e, -1, false);
             update_partition_gauges(e);
@@ -995,6 +1064,8 @@ int rp_engine_run(struct rp_engine *e)
         drain_all(e, e->shutdown_deadline_ns);
         commit_sync(e, -1, e->shutdown_deadline_ns);
     }
+    rd_kafka_queue_destroy(q_in);
+    rd_kafka_queue_destroy(q_cr);
     /* leaving the group calls on_revoke for what is still assigned (commits nothing new) */
     rd_kafka_consumer_close(e->rk_cr);
     err = rd_kafka_consumer_close(e->rk);
@@ -1059,6 +1130,10 @@ void rp_engine_destroy(struct rp_engine *e)
             rp_ring_fini(&w->ret);
             pthread_mutex_destroy(&w->mb.lock);
         }
+    if (e->parts[0])
+        for (int t = 0; t < RP_T__COUNT; t++)
+            for (int32_t p = 0; p < e->n_parts; p++)
+                detach_queue(&e->parts[t][p]);
     if (e->rk)
         rd_kafka_destroy(e->rk);
     if (e->rk_cr)

@@ -56,6 +56,10 @@ struct rp_part {
     int64_t flush_ns; /* when the open batch got its first message */
     struct rp_batch *open;
     struct rp_commit_log log;
+    /* the partition's own librdkafka queue, not forwarded to the consumer queue: read only while
+     * the worker has room, so that librdkafka's bounded prefetch is the backpressure and
+     * nothing is paused (a pause discards the prefetched messages, refetched on resume) */
+    rd_kafka_queue_t *q;
     /* --- shared --- */
     /* ready: worker has created the pipeline (input) and finished restoring. revoked: worker
      * has processed every batch before the REVOKE control and dropped the pipeline. Both are

@@ -1,0 +1,224 @@
+/* bench_e2e: helpers for bench/bench_e2e.sh: the bare librdkafka consumer rate (the limit) and
+ * produce-to-signal latency at a paced rate. */
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "event.h"
+#include "gen.h"
+#include "signal.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static rd_kafka_t *consumer(const char *brokers, const char *group)
+{
+    char err[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", brokers, NULL, 0);
+    rd_kafka_conf_set(c, "group.id", group, NULL, 0);
+    rd_kafka_conf_set(c, "auto.offset.reset", "earliest", NULL, 0);
+    rd_kafka_conf_set(c, "enable.auto.commit", "false", NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+    if (!rk) {
+        fprintf(stderr, "bench_e2e: %s\n", err);
+        exit(1);
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+/* The limit: a group consumer that reads N messages and touches every payload byte (as the
+ * decoder would), timed from the first message to the N-th. It polls in bursts like the engine
+ * (rd_kafka_consumer_poll per message measured 2-5x slower here: a queue lock per message). */
+static int bare(const char *brokers, const char *topic, uint64_t n)
+{
+    char group[64];
+    snprintf(group, sizeof(group), "bench-bare-%d", (int)(now_s() * 1000) % 1000000);
+    rd_kafka_t *rk = consumer(brokers, group);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    /* the fastest way librdkafka offers: bursts from the consumer queue (as the engine) */
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+    rd_kafka_message_t *burst[1024];
+    uint64_t got = 0, sum = 0;
+    double t0 = 0, deadline = now_s() + 300;
+    while (got < n && now_s() < deadline) {
+        ssize_t k = rd_kafka_consume_batch_queue(q, 0, burst, 1024);
+        if (k <= 0) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 5);
+            if (!m)
+                continue;
+            burst[0] = m;
+            k = 1;
+        }
+        for (ssize_t j = 0; j < k; j++) {
+            rd_kafka_message_t *m = burst[j];
+            if (!m->err) {
+                if (got++ == 0)
+                    t0 = now_s();
+                const uint8_t *p = m->payload;
+                for (size_t i = 0; i < m->len; i++)
+                    sum += p[i];
+            }
+            rd_kafka_message_destroy(m);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    double dt = now_s() - t0;
+    printf("bare consumer: %" PRIu64 " messages in %.3f s = %.0f msg/s (checksum %" PRIu64 ")\n",
+           got, dt, got / dt, sum % 10);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return got == n ? 0 : 1;
+}
+
+/* Latency: signals read from the output topics; latency = arrival wall time - as_of, where the
+ * paced producer sets every event's time to its wall-clock produce time, so that a signal caused
+ * by an event has as_of = that event's produce time. Timer-fired signals (as_of = a due time,
+ * released only when the watermark passes it, i.e. allowed_lateness later by design) are
+ * counted apart: latencies >= 60 s. */
+struct lat {
+    const char *brokers, *prefix;
+    _Atomic int stop;
+    int64_t *ms;
+    size_t n, cap, late;
+};
+
+static void *lat_reader(void *arg)
+{
+    struct lat *L = arg;
+    rd_kafka_t *rk = consumer(L->brokers, "bench-lat");
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2);
+    char t1[256], t2[256];
+    snprintf(t1, sizeof(t1), "%s.churn", L->prefix);
+    snprintf(t2, sizeof(t2), "%s.advocate", L->prefix);
+    for (int p = 0; p < 4; p++) { /* bench_e2e.sh: 4 partitions, as the input */
+        rd_kafka_topic_partition_list_add(l, t1, p)->offset = RD_KAFKA_OFFSET_END;
+        rd_kafka_topic_partition_list_add(l, t2, p)->offset = RD_KAFKA_OFFSET_END;
+    }
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    while (!atomic_load(&L->stop)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
+        if (!m)
+            continue;
+        struct rp_signal s;
+        if (!m->err && rp_signal_decode(m->payload, m->len, &s, NULL, 0) == RP_OK) {
+            int64_t d = wall_ms() - s.as_of_ms;
+            if (d >= 60000) {
+                L->late++;
+            } else {
+                if (L->n == L->cap) {
+                    L->cap = L->cap ? 2 * L->cap : 1024;
+                    L->ms = realloc(L->ms, L->cap * sizeof(int64_t));
+                }
+                L->ms[L->n++] = d;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_destroy(rk);
+    return NULL;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int latency(const char *brokers, const char *topic, const char *prefix, double rate,
+                   double secs)
+{
+    struct lat L = {.brokers = brokers, .prefix = prefix};
+    pthread_t th;
+    pthread_create(&th, NULL, lat_reader, &L);
+    char err[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", brokers, NULL, 0);
+    rd_kafka_conf_set(c, "partitioner", "murmur2_random", NULL, 0);
+    rd_kafka_conf_set(c, "linger.ms", "1", NULL, 0);
+    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+    struct rp_gen_config gc;
+    rp_gen_config_defaults(&gc);
+    gc.customers = 20000;
+    gc.events = (uint64_t)(rate * secs) + 1;
+    struct rp_gen *g = rp_gen_create(&gc, err, sizeof(err));
+    if (!prod || !g) {
+        fprintf(stderr, "bench_e2e: %s\n", err);
+        return 1;
+    }
+    struct timespec w = {1, 0};
+    nanosleep(&w, NULL); /* let the reader's assignment settle at the end offsets */
+    struct rp_event ev;
+    uint8_t buf[512];
+    uint64_t sent = 0;
+    double t0 = now_s();
+    while (now_s() - t0 < secs && rp_gen_next(g, &ev)) {
+        /* pace: event i leaves at t0 + i / rate */
+        double due = t0 + sent / rate;
+        while (now_s() < due) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+        ev.ts_ms = wall_ms(); /* event time = produce time (see struct lat) */
+        size_t n = rp_event_encode_msgpack(&ev, buf, sizeof(buf));
+        while (rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(topic),
+                                 RD_KAFKA_V_KEY(ev.cid.bytes, ev.cid.len), RD_KAFKA_V_VALUE(buf, n),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(prod, 1);
+        rd_kafka_poll(prod, 0);
+        sent++;
+    }
+    double dt = now_s() - t0;
+    rd_kafka_flush(prod, 10000);
+    nanosleep(&w, NULL);
+    nanosleep(&w, NULL); /* the last signals arrive */
+    atomic_store(&L.stop, 1);
+    pthread_join(th, NULL);
+    qsort(L.ms, L.n, sizeof(int64_t), cmp64);
+    printf("paced producer: %" PRIu64 " events in %.1f s = %.0f ev/s\n", sent, dt, sent / dt);
+    if (L.n == 0) {
+        printf("latency: no event-triggered signal arrived\n");
+        return 1;
+    }
+    printf("produce-to-signal latency over %zu event-triggered signals: p50 %" PRId64
+           " ms, p99 %" PRId64 " ms, max %" PRId64 " ms (%zu timer signals not counted)\n",
+           L.n, L.ms[L.n / 2], L.ms[(L.n * 99) / 100], L.ms[L.n - 1], L.late);
+    rp_gen_destroy(g);
+    rd_kafka_destroy(prod);
+    free(L.ms);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 5 && strcmp(argv[1], "bare") == 0)
+        return bare(argv[2], argv[3], strtoull(argv[4], NULL, 10));
+    if (argc == 7 && strcmp(argv[1], "latency") == 0)
+        return latency(argv[2], argv[3], argv[4], atof(argv[5]), atof(argv[6]));
+    fprintf(stderr, "usage: bench_e2e bare BROKERS TOPIC N\n"
+                    "       bench_e2e latency BROKERS INPUT_TOPIC OUTPUT_PREFIX RATE SECONDS\n"
+                    "(see bench/bench_e2e.sh)\n");
+    return 2;
+}

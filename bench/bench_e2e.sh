@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# bench_e2e: end-to-end throughput of `rapport run` through a real broker against a bare
+# librdkafka consumer of the same topic (the limit), scaling from 1 to 2 workers, and
+# produce-to-signal latency at half the measured maximum rate. Figures go to bench/RESULTS.md.
+#
+# Usage: bench/bench_e2e.sh [BUILD_DIR]     (env: N events, default 1000000; KAFKA_BOOTSTRAP, or
+#        a broker is started with scripts/kafka.sh on RP_KAFKA_PORT)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+R=$build/rapport
+B=$build/bench/bench_e2e
+N=${N:-1000000}
+[ -x "$R" ] && [ -x "$B" ] || { echo "bench_e2e: build $R and $B first" >&2; exit 2; }
+if [ -z "${KAFKA_BOOTSTRAP:-}" ]; then
+    scripts/kafka.sh start >&2
+    stop_broker=1
+    KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)
+fi
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+if [ -n "${stop_broker:-}" ]; then trap 'cleanup; scripts/kafka.sh stop >&2' EXIT; else trap cleanup EXIT; fi
+sfx=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+in=bench-e2e-$sfx
+
+metric_sum() { curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics" 2>/dev/null |
+    awk -v m="$2" '$1 ~ "^"m"({|$)" {s += $2} END {print s + 0}'; }
+
+# run_engine NAME WORKERS TOPIC: starts `rapport run`; sets PORT (its HTTP port) and EPID
+run_engine() {
+    cat >"$tmp/$1.ini" <<INI
+[kafka]
+bootstrap.servers = $KAFKA_BOOTSTRAP
+group.id = bench-$1-$sfx
+[topics]
+input = $3
+churn_risk = $3.$1.churn
+advocate = $3.$1.advocate
+dead_letter = $3.$1.dlq
+internal_prefix = $3.$1.internal
+[engine]
+workers = $2
+[http]
+listen = 127.0.0.1:0
+INI
+    "$R" run -c "$tmp/$1.ini" </dev/null >/dev/null 2>"$tmp/$1.log" &
+    EPID=$!
+    pids+=("$EPID")
+    for _ in $(seq 1 300); do
+        PORT=$(sed -n 's/.*http on .*(port \([0-9]*\)).*/\1/p' "$tmp/$1.log" | head -1)
+        [ -n "$PORT" ] && return
+        sleep 0.1
+    done
+    echo "bench_e2e: engine $1 did not start: $(cat "$tmp/$1.log")" >&2
+    exit 1
+}
+
+# time_engine NAME WORKERS: events/s from the first consumed event until consumed = N
+time_engine() {
+    local t0="" t1="" c=0 c0=0
+    run_engine "$1" "$2" "$in"
+    for _ in $(seq 1 12000); do # 10 ms polls, 120 s at most
+        c=$(metric_sum "$PORT" rapport_events_consumed_total)
+        if [ -z "$t0" ] && [ "${c:-0}" -gt 0 ]; then t0=$(date +%s.%N); c0=$c; fi
+        [ "${c:-0}" -ge "$N" ] && { t1=$(date +%s.%N); break; }
+        sleep 0.01
+    done
+    [ -n "${t1:-}" ] || { echo "bench_e2e: $1 consumed only $c of $N" >&2; exit 1; }
+    kill -TERM "$EPID"
+    wait "$EPID" || true
+    awk -v n="$N" -v c0="$c0" -v a="$t0" -v b="$t1" -v name="$1" \
+        'BEGIN {printf "%s: %d events in %.3f s = %.0f ev/s\n", name, n - c0, b - a, (n - c0) / (b - a)}'
+}
+
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); broker $KAFKA_BOOTSTRAP on the same machine"
+scripts/kafka.sh topic "$in" 4 >/dev/null
+echo "== pre-producing $N msgpack events to $in (4 partitions) with rapport gen"
+"$R" gen --customers 100000 --days 90 --events "$N" --seed 1 --format msgpack \
+    --brokers "$KAFKA_BOOTSTRAP" --topic "$in" -X linger.ms=50 2>/dev/null | tail -1
+echo "== the limit: a bare librdkafka group consumer reading the same topic"
+"$B" bare "$KAFKA_BOOTSTRAP" "$in" "$N"
+echo "== rapport run, 2 workers then 1 worker (fresh consumer groups)"
+time_engine w2 2 >"$tmp/w2.out"
+cat "$tmp/w2.out"
+time_engine w1 1
+"$B" bare "$KAFKA_BOOTSTRAP" "$in" "$N" | sed 's/^/again, /'
+max=$(awk '{print $(NF-1)}' "$tmp/w2.out")
+half=$((${max%.*} / 2))
+echo "== latency at half the maximum rate: $half ev/s for 20 s into a new topic"
+lat=bench-e2e-lat-$sfx
+scripts/kafka.sh topic "$lat" 4 >/dev/null
+run_engine lat 2 "$lat"
+for _ in $(seq 1 300); do
+    curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+"$B" latency "$KAFKA_BOOTSTRAP" "$lat" "$lat.lat" "$half" 20
+kill -TERM "$EPID"
+wait "$EPID" || true
