@@ -41,5 +41,7 @@ else
     echo "setup: all packages present"
 fi
 
+# The test build always builds the tests (a demo-only build may have cached RP_TESTS=OFF).
+[ "$want_tests" = 1 ] && cmake_args+=(-DRP_TESTS=ON)
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir"
