@@ -1,10 +1,5 @@
 /* cmd_demo: `rapport demo`: the engine on an embedded Kafka cluster with a synthetic generator. */
-/* schemas/signal.h shadows the system <signal.h> on the include path (see cmd_run.c). */
-#if __has_include(</usr/include/signal.h>)
-#include </usr/include/signal.h>
-#else
 #include <signal.h>
-#endif
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -12,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "demo.h"
 
@@ -56,30 +52,6 @@ static void on_stop_signal(int sig)
         rp_demo_stop(running); /* relaxed atomic stores: async-signal-safe */
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (*s == '-' || *s == 0)
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || s == end || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int rp_cmd_demo(int argc, char **argv)
 {
     enum { O_SECONDS = 256, O_HTTP, O_CUSTOMERS, O_SPEED, O_SEED, O_PARTITIONS };
@@ -116,7 +88,7 @@ int rp_cmd_demo(int argc, char **argv)
             o.config_path = optarg;
             break;
         case O_SECONDS:
-            if (parse_double(optarg, &v) || !(v > 0) || v > 1e7)
+            if (rp_cli_parse_double(optarg, &v) || !(v > 0) || v > 1e7)
                 BAD("--seconds: expected a number of seconds > 0, got '%s'", optarg);
             o.seconds = v;
             break;
@@ -124,22 +96,22 @@ int rp_cmd_demo(int argc, char **argv)
             o.http = optarg;
             break;
         case O_CUSTOMERS:
-            if (parse_u64(optarg, &u) || u < 1 || u > 10000000)
+            if (rp_cli_parse_u64(optarg, &u) || u < 1 || u > 10000000)
                 BAD("--customers: expected a count in [1, 10000000], got '%s'", optarg);
             o.customers = (uint32_t)u;
             break;
         case O_SPEED:
-            if (parse_double(optarg, &v) || !(v > 0) || v > 3650)
+            if (rp_cli_parse_double(optarg, &v) || !(v > 0) || v > 3650)
                 BAD("--speed: expected days per second in (0, 3650], got '%s'", optarg);
             o.speed = v;
             break;
         case O_SEED:
-            if (parse_u64(optarg, &u))
+            if (rp_cli_parse_u64(optarg, &u))
                 BAD("--seed: expected an unsigned integer, got '%s'", optarg);
             o.seed = u;
             break;
         case O_PARTITIONS:
-            if (parse_u64(optarg, &u) || u < 1 || u > 256)
+            if (rp_cli_parse_u64(optarg, &u) || u < 1 || u > 256)
                 BAD("--partitions: expected a count in [1, 256], got '%s'", optarg);
             o.partitions = (int)u;
             break;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "event.h"
 #include "gen.h"
@@ -96,30 +97,6 @@ static void sleep_ms(int64_t ms)
         return;
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (*s == '-' || *s == 0)
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || s == end || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
 }
 
 struct gen_opts {
@@ -430,27 +407,27 @@ int rp_cmd_gen(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         case O_CUSTOMERS:
-            if (parse_u64(optarg, &u) || u < 1 || u > UINT32_MAX / 2)
+            if (rp_cli_parse_u64(optarg, &u) || u < 1 || u > UINT32_MAX / 2)
                 BAD("--customers: expected a count >= 1, got '%s'", optarg);
             cfg.customers = (uint32_t)u;
             break;
         case O_SEED:
-            if (parse_u64(optarg, &u))
+            if (rp_cli_parse_u64(optarg, &u))
                 BAD("--seed: expected an unsigned integer, got '%s'", optarg);
             cfg.seed = u;
             break;
         case O_DAYS:
-            if (parse_double(optarg, &d) || !(d > 0) || d > 36500)
+            if (rp_cli_parse_double(optarg, &d) || !(d > 0) || d > 36500)
                 BAD("--days: expected a number of days in (0, 36500], got '%s'", optarg);
             cfg.span_ms = (int64_t)(d * (double)MS_DAY);
             break;
         case O_EVENTS:
-            if (parse_u64(optarg, &u))
+            if (rp_cli_parse_u64(optarg, &u))
                 BAD("--events: expected a count, got '%s'", optarg);
             cfg.events = u;
             break;
         case O_RATE:
-            if (parse_double(optarg, &d) || d < 0)
+            if (rp_cli_parse_double(optarg, &d) || d < 0)
                 BAD("--rate: expected events per second >= 0, got '%s'", optarg);
             o.rate = d;
             break;
@@ -492,12 +469,12 @@ int rp_cmd_gen(int argc, char **argv)
             o.xprops[o.n_x++] = optarg;
             break;
         case O_DURATION:
-            if (parse_double(optarg, &d) || !(d > 0))
+            if (rp_cli_parse_double(optarg, &d) || !(d > 0))
                 BAD("--duration: expected seconds > 0, got '%s'", optarg);
             o.duration_s = d;
             break;
         case O_ZIPF:
-            if (parse_double(optarg, &d) || d < 0 || d > 4)
+            if (rp_cli_parse_double(optarg, &d) || d < 0 || d > 4)
                 BAD("--zipf: expected an exponent in [0, 4], got '%s'", optarg);
             cfg.zipf_s = d;
             break;
