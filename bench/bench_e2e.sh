@@ -4,7 +4,8 @@
 # produce-to-signal latency at half the measured maximum rate. Figures go to bench/RESULTS.md.
 #
 # Usage: bench/bench_e2e.sh [BUILD_DIR]     (env: N events, default 1000000; KAFKA_BOOTSTRAP, or
-#        a broker is started with scripts/kafka.sh on RP_KAFKA_PORT)
+#        a broker is started with scripts/kafka.sh on RP_KAFKA_PORT; LOW_RATE: also measure the
+#        latency at that rate, e.g. 20000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -44,7 +45,8 @@ workers = $2
 [http]
 listen = 127.0.0.1:0
 INI
-    "$R" run -c "$tmp/$1.ini" </dev/null >/dev/null 2>"$tmp/$1.log" &
+    : >"$tmp/$1.log"
+    "$R" run -c "$tmp/$1.ini" </dev/null >/dev/null 2>>"$tmp/$1.log" &
     EPID=$!
     pids+=("$EPID")
     for _ in $(seq 1 300); do
@@ -96,5 +98,9 @@ for _ in $(seq 1 300); do
     sleep 0.1
 done
 "$B" latency "$KAFKA_BOOTSTRAP" "$lat" "$lat.lat" "$half" 20
+if [ -n "${LOW_RATE:-}" ]; then
+    echo "== latency at $LOW_RATE ev/s for 20 s (same engine)"
+    "$B" latency "$KAFKA_BOOTSTRAP" "$lat" "$lat.lat" "$LOW_RATE" 20
+fi
 kill -TERM "$EPID"
 wait "$EPID" || true

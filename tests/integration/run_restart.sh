@@ -8,11 +8,15 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${RAPPORT:?RAPPORT must point at the rapport binary}"
 
+# JSON helpers without jq (not installed by scripts/setup.sh)
+signal_ids() { grep -o '"signal_id":"[0-9a-f]*"' | cut -d'"' -f4; }
+max_ts() { grep -o '"ts":[0-9]*' "$1" | cut -d: -f2 | sort -n | tail -1; }
+
 N=40000
 GEN=(--customers 2000 --days 90 --events $N --seed 5)
 in=$(it_topic in 4)
 "$RAPPORT" gen "${GEN[@]}" --format json >"$IT_TMP/ev.jsonl" # same stream, for its last time
-final_wm=$(($(jq -s 'map(.ts) | max' "$IT_TMP/ev.jsonl") - 300000))
+final_wm=$(($(max_ts "$IT_TMP/ev.jsonl") - 300000))
 
 config() { # NAME: a config whose group and outputs are NAME's own
     cat >"$IT_TMP/$1.ini" <<INI
@@ -56,7 +60,7 @@ signals() { # NAME: number of signals it counted (this process)
 }
 ids() { # NAME: sorted unique signal ids in NAME's output topics
     { it_consume_all "$in.$1.churn" -f '%s\n'; it_consume_all "$in.$1.advocate" -f '%s\n'; } |
-        jq -r .signal_id | sort -u
+        signal_ids | sort -u
 }
 finish() { # NAME: wait until it has consumed everything, fired its timers, delivered its signals
     wait_for 180 "[ \"\$(consumed $1)\" -ge $N ]"
@@ -103,7 +107,7 @@ wait_for 60 "[ \$(it_count $in.ref.churn) -ge 1 ] && [ \$((\$(it_count $in.ref.c
 # a time that varies from run to run, so two uninterrupted runs may differ by a few
 # credit-dependent ids (SPEC: >= 99 % the same); those are not a restart's doing.
 ids ref >"$IT_TMP/ref.all"
-"$RAPPORT" score "$IT_TMP/ev.jsonl" 2>/dev/null | jq -r .signal_id | sort -u >"$IT_TMP/score.ids"
+"$RAPPORT" score "$IT_TMP/ev.jsonl" 2>/dev/null | signal_ids | sort -u >"$IT_TMP/score.ids"
 comm -12 "$IT_TMP/ref.all" "$IT_TMP/score.ids" >"$IT_TMP/ref.ids"
 nall=$(wc -l <"$IT_TMP/ref.all")
 nref=$(wc -l <"$IT_TMP/ref.ids")
