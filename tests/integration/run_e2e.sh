@@ -57,7 +57,7 @@ metric() { # EXACT SERIES (name{labels}): its value
     it_http "$url/metrics" | awk -v m="$1" '$1 == m {print $2}'
 }
 
-wait_for 30 "it_http $url/readyz >/dev/null"
+wait_for 30 "it_http $url/readyz >/dev/null 2>&1"
 wait_for 120 "[ \"\$(metric_sum rapport_events_consumed_total)\" -eq $N ]"
 # every partition idle -> the watermark goes to the end of the data, as `rapport score` ends
 wait_for 60 "[ \"\$(metric rapport_watermark_ms)\" = $final_wm ]"
