@@ -263,7 +263,11 @@ double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct 
         }
         keep *= 1.0 - cfg->w_silence * sil;
     }
-    if (s->eng_long > 0) {
+    /* The drop counts only from 2 short half-lives of tenure on (rp_scoring_eval), and tenure
+     * only grows: when it is still shorter than that at `until`, the drop is 0 throughout. */
+    bool drop_possible = until == INT64_MAX ||
+                         until - (int64_t)c->first_day * RP_MS_DAY >= 2 * cfg->half_life_short_ms;
+    if (s->eng_long > 0 && c->n_days > 0 && drop_possible) {
         /* while silent: the short sum only decays, the long sum only shrinks, the long window
          * only grows, the short window is at most one half-life */
         double hs = (double)cfg->half_life_short_ms, hl = (double)cfg->half_life_long_ms;
