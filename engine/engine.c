@@ -886,10 +886,11 @@ struct rp_engine *rp_engine_create(const struct rp_config *cfg, char *errstr, si
         atomic_init(&w->stop, 0);
         w->pl = calloc((size_t)e->n_parts, sizeof(*w->pl));
         w->hold = calloc((size_t)e->n_parts, sizeof(*w->hold));
+        w->hold_ns = calloc((size_t)e->n_parts, sizeof(*w->hold_ns));
         w->cq = calloc((size_t)e->n_parts, sizeof(*w->cq));
         w->free = calloc(pool, sizeof(*w->free));
         w->all = calloc(pool, sizeof(*w->all));
-        if (!w->pl || !w->hold || !w->cq || !w->free || !w->all ||
+        if (!w->pl || !w->hold || !w->hold_ns || !w->cq || !w->free || !w->all ||
             rp_ring_init(&w->ring, next_pow2((size_t)cfg->ring_size)) != 0 ||
             rp_ring_init(&w->ret, next_pow2(pool)) != 0) {
             snprintf(errstr, errstr_size, "out of memory");
@@ -965,6 +966,33 @@ static void drain_all(struct rp_engine *e, int64_t deadline)
             return;
         retry_held(e);
         wait_step(e);
+    }
+}
+
+/* After the final commit: an older asynchronous commit retried after a broker outage may land
+ * after it and move an offset back; read the offsets back and commit again where that happened. */
+static void verify_commits(struct rp_engine *e)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2 * e->n_parts);
+    for (int t = 0; t < RP_T__COUNT; t++)
+        for (int32_t p = 0; p < e->n_parts; p++)
+            if (e->parts[t][p].assigned && e->parts[t][p].log.committed >= 0)
+                rd_kafka_topic_partition_list_add(l, topic_name(e, (enum rp_topic_kind)t), p);
+    int redo = 0;
+    if (l->cnt && rd_kafka_committed(e->rk, l, 5000) == 0)
+        for (int i = 0; i < l->cnt; i++) {
+            enum rp_topic_kind t =
+                strcmp(l->elems[i].topic, e->cfg->topic_input) == 0 ? RP_T_INPUT : RP_T_CREDITS;
+            struct rp_part *pt = &e->parts[t][l->elems[i].partition];
+            if (l->elems[i].offset < pt->log.committed) {
+                pt->log.committed = -1;
+                redo++;
+            }
+        }
+    rd_kafka_topic_partition_list_destroy(l);
+    if (redo) {
+        rp_log("%d committed offsets went back (late retried commit): committing again", redo);
+        commit_sync(e, -1, e->shutdown_deadline_ns);
     }
 }
 
@@ -1063,6 +1091,7 @@ int rp_engine_run(struct rp_engine *e)
         flush_open(e, 0);
         drain_all(e, e->shutdown_deadline_ns);
         commit_sync(e, -1, e->shutdown_deadline_ns);
+        verify_commits(e);
     }
     rd_kafka_queue_destroy(q_in);
     rd_kafka_queue_destroy(q_cr);
@@ -1122,6 +1151,7 @@ void rp_engine_destroy(struct rp_engine *e)
             free(w->free);
             free(w->pl);
             free(w->hold);
+            free(w->hold_ns);
             if (w->cq)
                 for (int32_t p = 0; p < e->n_parts; p++)
                     free(w->cq[p].buf);

@@ -121,6 +121,7 @@ struct rp_worker {
      * pipeline's watermark when the next batch of the partition takes over, when the worker
      * goes idle, or on revoke */
     struct rp_track **hold;
+    int64_t *hold_ns; /* by input partition: when the hold was taken (monotonic ns) */
     /* by input partition: credits waiting for their event time (see worker.c, credits) */
     struct rp_credit_q *cq;
     struct rp_track *cur_track;

@@ -271,12 +271,18 @@ static void process(struct rp_worker *w, struct rp_batch *b)
             /* this batch's record takes over the partition's timers (see rp_worker.hold) */
             release_hold(w, pt->partition);
             w->hold[pt->partition] = b->track;
+            w->hold_ns[pt->partition] = t0;
         } else {
             process_credits(w, b);
         }
         w->cur_track = NULL;
         /* timers due under the new watermark fire now, each pipeline's under its own hold */
         advance_all(w);
+        /* a partition that went quiet while others keep this worker busy: let its last
+         * record complete, so that its offsets get committed within about commit_interval */
+        for (int32_t p = 0; p < e->n_parts; p++)
+            if (w->hold[p] && t0 - w->hold_ns[p] > e->cfg->commit_interval_ms * 1000000LL)
+                release_hold(w, p);
         rp_metrics_observe_batch(w->mw, (uint64_t)(rp_mono_ns() - t0));
         if (pt->topic != RP_T_INPUT)
             rp_track_unref(b->track, true);

@@ -34,7 +34,9 @@ static void verify_and_stop(struct harness *h)
     cr_expect_geq(both * 100, distinct * 99, "ids: %zu of %zu reference ids delivered", both,
                   distinct);
     free(ids);
-    cr_expect_eq(h_committed_total(h), (int64_t)h->n_msgs, "committed offsets after the stop");
+    int64_t committed = h_committed_total(h);
+    cr_expect_eq(committed, (int64_t)h->n_msgs,
+                 "committed offsets after the stop: %" PRId64 " of %" PRIu64, committed, h->n_msgs);
 }
 
 Test(engine_faults, no_fault_baseline, .timeout = 180)
