@@ -70,7 +70,7 @@ static inline int h_cmp_u64(const void *a, const void *b)
 /* Mock cluster of 3 brokers, topics, the population produced (msgpack, keyed by cid, murmur2),
  * the reference signals computed in-process, and the engine configuration. */
 static inline bool h_setup(struct harness *h, const char *name, uint32_t customers, uint64_t events,
-                    int workers)
+                           int workers)
 {
     memset(h, 0, sizeof(*h));
     char e2[512];
@@ -291,7 +291,8 @@ static inline size_t h_read_signals(struct harness *h, size_t want, uint64_t **i
 }
 
 /* Distinct ids of `a` (sorted) also in `b` (sorted). */
-static inline size_t h_common(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, size_t *da)
+static inline size_t h_common(const uint64_t *a, size_t na, const uint64_t *b, size_t nb,
+                              size_t *da)
 {
     size_t i = 0, j = 0, both = 0, distinct = 0;
     while (i < na) {
