@@ -712,11 +712,8 @@ static int prepare_topics(struct rp_engine *e, char *errstr, size_t errstr_size)
         if (strcmp(name, e->cfg->topic_input) == 0 && !md->topics[i].err)
             e->n_parts = md->topics[i].partition_cnt;
         for (int k = 0; k < 4; k++)
-            if (strcmp(name, want[k]) == 0 && !md->topics[i].err) {
+            if (strcmp(name, want[k]) == 0 && !md->topics[i].err)
                 have[k] = true;
-                if (k == 0 && md->topics[i].partition_cnt != 0)
-                    e->n_parts = e->n_parts; /* checked below */
-            }
     }
     int32_t cr_parts = -1;
     for (int i = 0; i < md->topic_cnt; i++)

@@ -149,11 +149,16 @@ static void update_gauges(struct rp_worker *w)
     rp_metrics_gauge_set(&w->mw->ring_occupancy, rp_ring_count(&w->ring));
 }
 
-static void mark_restored(struct rp_part *pt, int64_t offset)
+static void mark_restored(struct rp_worker *w, struct rp_part *pt, int64_t offset)
 {
-    if (offset + 1 >= pt->replay_until && !atomic_load_explicit(&pt->ready, memory_order_relaxed))
+    if (offset + 1 >= pt->replay_until && !atomic_load_explicit(&pt->ready, memory_order_relaxed)) {
         /* release: pairs with the acquire in /readyz and the revoke wait */
         atomic_store_explicit(&pt->ready, 1, memory_order_release);
+        rp_log("partition %" PRId32 " restored by worker %d: offsets up to %" PRId64
+               " replayed, %zu customers",
+               pt->partition, w->idx, pt->replay_until,
+               w->pl[pt->partition] ? rp_pipeline_customers(w->pl[pt->partition]) : (size_t)0);
+    }
 }
 
 static void process_input(struct rp_worker *w, struct rp_batch *b)
@@ -196,7 +201,7 @@ static void process_input(struct rp_worker *w, struct rp_batch *b)
                 rp_out_dead_letter(w, m, rc, detail);
         }
         if (w->suppress)
-            mark_restored(pt, m->offset);
+            mark_restored(w, pt, m->offset);
         else if (!atomic_load_explicit(&pt->ready, memory_order_relaxed))
             atomic_store_explicit(&pt->ready, 1, memory_order_release);
         rd_kafka_message_destroy(m);
