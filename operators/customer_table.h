@@ -30,6 +30,12 @@
 #define RP_CF_UNSUBSCRIBED 0x01u
 #define RP_CF_IN_EPISODE   0x02u /* << kind: in an episode of that kind (entered, not exited) */
 #define RP_CF_HAS_EVENTS   0x10u /* at least one own event (credits alone do not set it) */
+/* No enter can happen until due_ms unless the state changes: set by the pipeline's reschedule
+ * outside any episode, with advocate below its enter threshold and the churn bound up to due_ms
+ * below its own (an engagement event then needs no evaluation, pipeline.c). */
+#define RP_CF_QUIET 0x20u
+/* prev_q is stale: the previous evaluation, skipped, is that of the current state at clock_ms. */
+#define RP_CF_PREV_STALE 0x40u
 
 /** The hot per-customer record: exactly one cache line. */
 struct rp_cust {

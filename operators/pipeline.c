@@ -88,20 +88,6 @@ static void emit(struct rp_pipeline *p, struct rp_cust *c, enum rp_signal_kind k
     p->hooks.on_signal(p->hooks.opaque, &sig);
 }
 
-/* Evaluates customer `c` at `as_of` into `*s`, emits the transitions. */
-static void evaluate(struct rp_pipeline *p, struct rp_cust *c, int64_t as_of,
-                     struct rp_score_parts *s)
-{
-    rp_scoring_eval(&p->cfg, &p->table, c, as_of, s);
-    for (int k = 0; k < RP_KIND__COUNT; k++) {
-        struct rp_signal_step st;
-        double score = k == RP_KIND_CHURN_RISK ? s->churn : s->advocate;
-        if (rp_signals_step(&p->cfg, &p->table, c, (enum rp_signal_kind)k, score, as_of, &st))
-            emit(p, c, (enum rp_signal_kind)k, &st, s, rp_scoring_segment(&p->cfg, c, s, as_of),
-                 as_of);
-    }
-}
-
 /* Would an evaluation with scores `s` at `at` make a transition (without making it)? */
 static bool would_transition(const struct rp_pipeline *p, const struct rp_cust *c,
                              const struct rp_score_parts *s, int64_t at)
@@ -119,6 +105,37 @@ static bool would_transition(const struct rp_pipeline *p, const struct rp_cust *
         }
     }
     return false;
+}
+
+/* Makes prev_q what it would be had the skipped evaluation (RP_CF_PREV_STALE) been made: the
+ * evaluation of the current state at clock_ms (the state has not changed since). */
+static void resolve_prev(struct rp_pipeline *p, struct rp_cust *c)
+{
+    struct rp_score_parts s;
+    rp_scoring_eval(&p->cfg, &p->table, c, c->clock_ms, &s);
+    rp_signals_record_prev(c, RP_KIND_CHURN_RISK, s.churn);
+    rp_signals_record_prev(c, RP_KIND_ADVOCATE, s.advocate);
+    c->flags &= (uint8_t)~RP_CF_PREV_STALE;
+}
+
+/* Evaluates customer `c` at `as_of` into `*s`, emits the transitions. */
+static void evaluate(struct rp_pipeline *p, struct rp_cust *c, int64_t as_of,
+                     struct rp_score_parts *s)
+{
+    rp_scoring_eval(&p->cfg, &p->table, c, as_of, s);
+    if (c->flags & RP_CF_PREV_STALE) {
+        /* previous_score is needed only by a transition; otherwise it is overwritten below */
+        if (would_transition(p, c, s, as_of))
+            resolve_prev(p, c);
+        c->flags &= (uint8_t)~RP_CF_PREV_STALE;
+    }
+    for (int k = 0; k < RP_KIND__COUNT; k++) {
+        struct rp_signal_step st;
+        double score = k == RP_KIND_CHURN_RISK ? s->churn : s->advocate;
+        if (rp_signals_step(&p->cfg, &p->table, c, (enum rp_signal_kind)k, score, as_of, &st))
+            emit(p, c, (enum rp_signal_kind)k, &st, s, rp_scoring_segment(&p->cfg, c, s, as_of),
+                 as_of);
+    }
 }
 
 /* How far the scores of `s` are past making a transition (>= 0: one of them is there, cool-down
@@ -219,22 +236,42 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
                        const struct rp_score_parts *now)
 {
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
-    int64_t due = rp_scoring_next_check(&p->cfg, &p->table, c, after, now);
+    double ever;
+    struct rp_score_parts lo;
+    int64_t due = rp_scoring_next_check_ex(&p->cfg, &p->table, c, after, now, &ever);
     bool in_episode = c->flags & ((RP_CF_IN_EPISODE << RP_KIND_CHURN_RISK) |
                                   (RP_CF_IN_EPISODE << RP_KIND_ADVOCATE));
+    double enter = p->cfg.enter[RP_KIND_CHURN_RISK];
+    /* Quiet until `due`: no enter before it unless the state changes. The advocate score only
+     * falls with time (its acts decay, friction can only start to hold it); `now` of an
+     * unevaluated event has no advocate score, but such an event leaves it where the last
+     * quiet evaluation had it, below the threshold. */
+    bool quiet = !in_episode && !(now->advocate >= p->cfg.enter[RP_KIND_ADVOCATE]) &&
+                 (due != INT64_MAX || ever < enter);
     /* Outside any episode only a churn_risk enter can happen by time alone: a cheap bound
      * spares the evaluation at the checkpoint for most customers. */
     if (due != INT64_MAX &&
-        (in_episode || rp_scoring_churn_bound(&p->cfg, &p->table, c, after, now, due) >=
-                           p->cfg.enter[RP_KIND_CHURN_RISK])) {
+        (in_episode || rp_scoring_churn_bound(&p->cfg, &p->table, c, after, now, due) >= enter)) {
+        quiet = false;
         struct rp_score_parts s;
         rp_scoring_eval(&p->cfg, &p->table, c, due, &s);
-        if (would_transition(p, c, &s, due))
+        if (would_transition(p, c, &s, due)) {
+            if (isnan(now->churn)) { /* (an unevaluated event's: crossing needs scores) */
+                rp_scoring_eval(&p->cfg, &p->table, c, after, &lo);
+                now = &lo;
+            }
             due = crossing(p, c, after, due, now, &s);
+        }
     }
     /* (out of memory for a timer node: the check is lost, not the state) */
-    if (rp_timers_schedule(&p->timers, &p->table, idx, due))
+    if (rp_timers_schedule(&p->timers, &p->table, idx, due)) {
         c->due_ms = INT64_MAX;
+        quiet = false;
+    }
+    if (quiet)
+        c->flags |= RP_CF_QUIET;
+    else
+        c->flags &= (uint8_t)~RP_CF_QUIET;
 }
 
 /* A due check: evaluate at the due time, then look for the next one. */
@@ -486,6 +523,34 @@ static void apply_state(struct rp_pipeline *p, struct rp_cust *c, const struct r
     }
 }
 
+/*
+ * Can this event, applied to a customer that is quiet (RP_CF_QUIET) at a time >= its clock, be
+ * left unevaluated? True for the engagement types without negative sentiment: they change
+ * nothing but the engagement sums and the active days, so at the event's time
+ * - silence is 0 (the event's day is the last active day: ts >= clock >= every earlier event);
+ * - the drop ratio (S + p) / (E + p) moves towards dS / dE = win_l / win_s >= 1 (both sums get
+ *   the same weight at the same time): it does not fall, or ends >= 1, where the drop is 0;
+ *   tenure is unchanged (or starts: a first active day has no drop);
+ * - P(alive), refunds, friction, sentiment and advocacy are untouched.
+ * So churn_risk is at most what it was just before the event, below the enter threshold by the
+ * quiet bound, and advocate is unchanged: neither can enter, and no episode is open to exit.
+ */
+static bool only_lowers_churn(const struct rp_event *ev)
+{
+    switch (ev->type) {
+    case RP_EV_VIEW:
+    case RP_EV_CLICK:
+    case RP_EV_LOGIN:
+    case RP_EV_EMAIL_OPEN:
+    case RP_EV_LIKE:
+    case RP_EV_COMMENT:
+    case RP_EV_SIGNUP: /* (a referrer is remembered: no score reads it) */
+        return !((ev->present & RP_F_SENTIMENT) && ev->sentiment < 0);
+    default:
+        return false;
+    }
+}
+
 /* ---- the public operations ----------------------------------------------------------------- */
 
 enum rp_err rp_pipeline_apply(struct rp_pipeline *p, const struct rp_event *ev)
@@ -504,10 +569,22 @@ enum rp_err rp_pipeline_apply(struct rp_pipeline *p, const struct rp_event *ev)
      * check sees depends on the customer's own events only, not on other customers' traffic. */
     while (c->due_ms <= ev->ts_ms)
         fire(p, idx);
+    bool skip = (c->flags & RP_CF_QUIET) && ev->ts_ms >= c->clock_ms && only_lowers_churn(ev);
+    if ((c->flags & RP_CF_PREV_STALE) && !skip)
+        resolve_prev(p, c); /* the state is about to change under the skipped evaluation */
     apply_state(p, c, ev);
     int64_t as_of = c->clock_ms; /* a late event is evaluated at the customer's clock */
     struct rp_score_parts s;
-    evaluate(p, c, as_of, &s);
+    if (skip) {
+        /* No transition is possible (only_lowers_churn): the evaluation that would only have
+         * recorded the scores as previous_score is skipped (made later if a transition needs
+         * it), and only what scheduling reads is computed. */
+        rp_scoring_eval_inputs(&p->cfg, &p->table, c, as_of, &s);
+        c->flags |= RP_CF_PREV_STALE;
+        p->stats.evaluations_skipped++;
+    } else {
+        evaluate(p, c, as_of, &s);
+    }
     reschedule(p, idx, as_of, &s);
     p->stats.applied++;
     return RP_OK;
@@ -528,6 +605,11 @@ void rp_pipeline_apply_credit(struct rp_pipeline *p, const struct rp_credit *cr)
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
     p->credit_depth++;
     p->stats.credits_applied++;
+    /* A credit changes the state without a reschedule: the quiet bound no longer holds, and a
+     * skipped evaluation must be made on the state it was skipped on. */
+    if (c->flags & RP_CF_PREV_STALE)
+        resolve_prev(p, c);
+    c->flags &= (uint8_t)~RP_CF_QUIET;
     switch (cr->kind) {
     case RP_CREDIT_REFERRED_BY: {
         struct rp_ext_buy *b = rp_ctable_buy(&p->table, c, true);

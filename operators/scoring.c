@@ -52,18 +52,68 @@ static const struct rp_ext_adv *adv_of(const struct rp_ctable *t, const struct r
     return e && e->adv ? rp_pool_at(&t->advs, e->adv) : NULL;
 }
 
-void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
-                     const struct rp_cust *c, int64_t as_of, struct rp_score_parts *out)
+/* What rp_scoring_eval and rp_scoring_eval_inputs share: the components that need no
+ * transcendental function of time beyond the friction decay (one code path, so the two give the
+ * same bits). */
+static void eval_inputs(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                        const struct rp_cust *c, int64_t as_of, struct rp_score_parts *out)
 {
     memset(out, 0, sizeof(*out));
     out->p_alive = 1.0;
     double *part = out->part;
-
-    /* engagement and its drop: short-horizon rate against long-horizon rate */
     if (c->flags & RP_CF_HAS_EVENTS) {
         out->eng_short = rp_decay_at(c->eng_short, c->clock_ms, as_of, cfg->half_life_short_ms);
         out->eng_long = rp_decay_at(c->eng_long, c->clock_ms, as_of, cfg->half_life_long_ms);
     }
+
+    /* purchases: BG/NBD inputs (P(alive) itself in rp_scoring_eval), refunds against spend */
+    const struct rp_ext_buy *b = buy_of(t, c);
+    if (b && b->n_pdays > 0) {
+        out->buyer = true;
+        out->x = b->n_pdays - 1u;
+        double unit = (double)cfg->bgnbd_unit_ms;
+        out->t_x_weeks = (double)b->pspan_days * (double)RP_MS_DAY / unit;
+        int64_t T_days = (int64_t)rp_day_of(as_of) - b->first_pday;
+        if (T_days < b->pspan_days)
+            T_days = b->pspan_days;
+        out->T_weeks = (double)T_days * (double)RP_MS_DAY / unit;
+    }
+    if (b && b->refunds > 0) /* same clock and half-life: the ratio needs no decay */
+        part[RP_R_REFUNDS] = cfg->w_refunds * (b->refunds / (b->refunds + b->money));
+    if (b && b->neg > 0) {
+        double neg = rp_decay_at(b->neg, b->clock_ms, as_of, cfg->half_life_friction_ms);
+        part[RP_R_NEGATIVE_SENTIMENT] = cfg->w_negative_sentiment * (1.0 - exp2(-neg));
+    }
+
+    /* conversation friction */
+    const struct rp_ext_talk *k = talk_of(t, c);
+    if (k) {
+        rp_conv_friction(k, as_of, cfg->answer_sla_ms, cfg->complaint_sla_ms, &out->fr);
+        if (out->fr.overdue_questions)
+            part[RP_R_UNANSWERED_QUESTION] =
+                cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, out->fr.overdue_questions));
+        part[RP_R_OPEN_COMPLAINT] = cfg->w_complaint * out->fr.complaint;
+        out->open_friction = out->fr.open_complaints > 0 || out->fr.overdue_questions > 0;
+    }
+    if (c->flags & RP_CF_UNSUBSCRIBED)
+        part[RP_R_UNSUBSCRIBED] = cfg->w_unsubscribed;
+}
+
+void rp_scoring_eval_inputs(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                            const struct rp_cust *c, int64_t as_of, struct rp_score_parts *out)
+{
+    eval_inputs(cfg, t, c, as_of, out);
+    out->churn = NAN;
+    out->advocate = NAN;
+}
+
+void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                     const struct rp_cust *c, int64_t as_of, struct rp_score_parts *out)
+{
+    eval_inputs(cfg, t, c, as_of, out);
+    double *part = out->part;
+
+    /* engagement and its drop: short-horizon rate against long-horizon rate */
     if (c->n_days > 0) {
         /* Rates are decayed sums over the decayed length of the observed history: a customer
          * seen for less than a half-life is not compared against an empty past. */
@@ -96,41 +146,13 @@ void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable
                                      (cfg->silence_full_gaps - cfg->silence_start_gaps));
     }
 
-    /* purchases: BG/NBD P(alive), refunds against spend */
-    const struct rp_ext_buy *b = buy_of(t, c);
-    if (b && b->n_pdays > 0) {
-        out->buyer = true;
-        out->x = b->n_pdays - 1u;
-        double unit = (double)cfg->bgnbd_unit_ms;
-        out->t_x_weeks = (double)b->pspan_days * (double)RP_MS_DAY / unit;
-        int64_t T_days = (int64_t)rp_day_of(as_of) - b->first_pday;
-        if (T_days < b->pspan_days)
-            T_days = b->pspan_days;
-        out->T_weeks = (double)T_days * (double)RP_MS_DAY / unit;
+    /* purchases: BG/NBD P(alive) */
+    if (out->buyer) {
         out->p_alive = rp_bgnbd_p_alive(cfg->bgnbd_r, cfg->bgnbd_alpha, cfg->bgnbd_a, cfg->bgnbd_b,
                                         out->x, out->t_x_weeks, out->T_weeks);
         if (out->x >= 1)
             part[RP_R_LOW_P_ALIVE] = cfg->w_low_p_alive * (1.0 - out->p_alive);
     }
-    if (b && b->refunds > 0) /* same clock and half-life: the ratio needs no decay */
-        part[RP_R_REFUNDS] = cfg->w_refunds * (b->refunds / (b->refunds + b->money));
-    if (b && b->neg > 0) {
-        double neg = rp_decay_at(b->neg, b->clock_ms, as_of, cfg->half_life_friction_ms);
-        part[RP_R_NEGATIVE_SENTIMENT] = cfg->w_negative_sentiment * (1.0 - exp2(-neg));
-    }
-
-    /* conversation friction and negative sentiment */
-    const struct rp_ext_talk *k = talk_of(t, c);
-    if (k) {
-        rp_conv_friction(k, as_of, cfg->answer_sla_ms, cfg->complaint_sla_ms, &out->fr);
-        if (out->fr.overdue_questions)
-            part[RP_R_UNANSWERED_QUESTION] =
-                cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, out->fr.overdue_questions));
-        part[RP_R_OPEN_COMPLAINT] = cfg->w_complaint * out->fr.complaint;
-        out->open_friction = out->fr.open_complaints > 0 || out->fr.overdue_questions > 0;
-    }
-    if (c->flags & RP_CF_UNSUBSCRIBED)
-        part[RP_R_UNSUBSCRIBED] = cfg->w_unsubscribed;
 
     /* churn_risk: noisy-OR of the components */
     double keep = 1.0;
@@ -293,15 +315,33 @@ int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct 
                               const struct rp_cust *c, int64_t after,
                               const struct rp_score_parts *now)
 {
+    return rp_scoring_next_check_ex(cfg, t, c, after, now, NULL);
+}
+
+int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                                 const struct rp_cust *c, int64_t after,
+                                 const struct rp_score_parts *now, double *bound_ever)
+{
+    if (bound_ever)
+        *bound_ever = NAN;
     int64_t due = INT64_MAX;
     const struct rp_ext_talk *k = talk_of(t, c);
     if (k)
         due = rp_conv_next_due(k, after, cfg->answer_sla_ms, cfg->complaint_sla_ms);
     bool in_episode = c->flags & ((RP_CF_IN_EPISODE << RP_KIND_CHURN_RISK) |
                                   (RP_CF_IN_EPISODE << RP_KIND_ADVOCATE));
-    if (c->n_days > 0 && !(c->flags & RP_CF_UNSUBSCRIBED) &&
-        (in_episode || rp_scoring_churn_bound(cfg, t, c, after, now, INT64_MAX) >=
-                           cfg->enter[RP_KIND_CHURN_RISK])) {
+    bool silence_checks = false;
+    if (c->n_days > 0 && !(c->flags & RP_CF_UNSUBSCRIBED)) {
+        if (in_episode) {
+            silence_checks = true;
+        } else {
+            double ever = rp_scoring_churn_bound(cfg, t, c, after, now, INT64_MAX);
+            if (bound_ever)
+                *bound_ever = ever;
+            silence_checks = ever >= cfg->enter[RP_KIND_CHURN_RISK];
+        }
+    }
+    if (silence_checks) {
         /* Silence checks: where the silence component starts to count, where it counts fully,
          * then every x1.5 (the engagement drop and P(alive) keep moving while silence is
          * full), up to RP_SILENCE_MAX_GAPS gaps. Checkpoints need not be dense: a crossing

@@ -38,6 +38,15 @@ struct rp_score_parts {
 void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                      const struct rp_cust *c, int64_t as_of, struct rp_score_parts *out);
 
+/**
+ * Only the parts of an evaluation that rp_scoring_churn_bound and rp_scoring_next_check read
+ * (engagement sums, BG/NBD inputs, refunds, negative sentiment, friction, unsubscribed), with the
+ * same values as rp_scoring_eval gives them; churn and advocate are NAN, the other parts 0. For
+ * scheduling after an event that cannot make a transition (pipeline.c).
+ */
+void rp_scoring_eval_inputs(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                            const struct rp_cust *c, int64_t as_of, struct rp_score_parts *out);
+
 /** The segment after the scores and the episode flags (c->flags). */
 enum rp_segment rp_scoring_segment(const struct rp_scoring_config *cfg, const struct rp_cust *c,
                                    const struct rp_score_parts *s, int64_t as_of);
@@ -65,5 +74,12 @@ double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct 
 int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                               const struct rp_cust *c, int64_t after,
                               const struct rp_score_parts *now);
+
+/** rp_scoring_next_check, and in `*bound_ever` (when not NULL) the churn bound for all time it
+ * computed to decide on silence checks (NAN when it did not compute one: in an episode, no
+ * active day, unsubscribed). */
+int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                                 const struct rp_cust *c, int64_t after,
+                                 const struct rp_score_parts *now, double *bound_ever);
 
 #endif

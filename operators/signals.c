@@ -33,7 +33,6 @@ bool rp_signals_step(const struct rp_scoring_config *cfg, struct rp_ctable *t, s
         fired = true;
     }
     out->previous_score = prev;
-    double q = score * 65535.0;
-    c->prev_q[kind] = (uint16_t)(q <= 0 ? 0 : q >= 65535.0 ? 65535 : lrint(q));
+    rp_signals_record_prev(c, kind, score);
     return fired;
 }

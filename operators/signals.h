@@ -2,6 +2,7 @@
 #ifndef RP_SIGNALS_H
 #define RP_SIGNALS_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,6 +32,13 @@ struct rp_signal_step {
 bool rp_signals_step(const struct rp_scoring_config *cfg, struct rp_ctable *t, struct rp_cust *c,
                      enum rp_signal_kind kind, double score, int64_t as_of,
                      struct rp_signal_step *out);
+
+/** Records `score` as the score at the previous evaluation of `kind` (fixed point). */
+static inline void rp_signals_record_prev(struct rp_cust *c, enum rp_signal_kind kind, double score)
+{
+    double q = score * 65535.0;
+    c->prev_q[kind] = (uint16_t)(q <= 0 ? 0 : q >= 65535.0 ? 65535 : lrint(q));
+}
 
 /** The score at the previous evaluation of `kind` (fixed point). */
 static inline double rp_signals_prev(const struct rp_cust *c, enum rp_signal_kind kind)
