@@ -966,8 +966,9 @@ static void drain_all(struct rp_engine *e, int64_t deadline)
     }
 }
 
-/* After the final commit: an older asynchronous commit retried after a broker outage may land
- * after it and move an offset back; read the offsets back and commit again where that happened. */
+/* After the final commit: an asynchronous commit still in flight (the final one sends only what
+ * moved since), or one retried after a broker outage, may leave an older offset stored; read the
+ * offsets back and commit again where that happened. */
 static void verify_commits(struct rp_engine *e)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2 * e->n_parts);
@@ -988,7 +989,9 @@ static void verify_commits(struct rp_engine *e)
         }
     rd_kafka_topic_partition_list_destroy(l);
     if (redo) {
-        rp_log("%d committed offsets went back (late retried commit): committing again", redo);
+        rp_log("%d committed offsets behind (asynchronous commits still in flight or retried "
+               "late): committing again",
+               redo);
         commit_sync(e, -1, e->shutdown_deadline_ns);
     }
 }
