@@ -290,20 +290,19 @@ double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct 
     bool drop_possible = until == INT64_MAX ||
                          until - (int64_t)c->first_day * RP_MS_DAY >= 2 * cfg->half_life_short_ms;
     if (s->eng_long > 0 && c->n_days > 0 && drop_possible) {
-        /* while silent: the short sum only decays, the long sum only shrinks, the long window
-         * only grows, the short window is at most one half-life */
+        /* While silent the short sum only decays (smallest at `until`), and the short weight
+         * the long rate predicts, E(t) = L(t) / win_l(t) * win_s(t), only falls: d ln E / dt =
+         * -ln2/h_l + g(h_s) - g(h_l) with g(h) = (ln2/h) / (2^(T/h) - 1) = (1/T) u / (e^u - 1),
+         * u = T ln2 / h, and u / (e^u - 1) falls as u grows, so g(h_s) <= g(h_l). Its largest
+         * value is at `after` (a hair more, for rounding). */
         double hs = (double)cfg->half_life_short_ms, hl = (double)cfg->half_life_long_ms;
         double tenure = (double)(after - (int64_t)c->first_day * RP_MS_DAY);
         double tl = tenure > 0 ? tenure : 0;
-        double win_l = hl * (1.0 - exp2(-tl / hl));
-        double e_max = win_l > 0 ? s->eng_long / win_l * hs : INFINITY;
+        double win_l = hl * (1.0 - exp2(-tl / hl)), win_s = hs * (1.0 - exp2(-tl / hs));
+        double e_max = win_l > 0 ? s->eng_long / win_l * win_s * (1.0 + 1e-9) : INFINITY;
         double s_min = 0.0;
-        if (until != INT64_MAX) {
-            /* at `until` exactly: the short sum decayed, the short window grown */
-            double dt = (double)(until - after), tu = tl + dt;
-            s_min = s->eng_short * exp2(-dt / hs);
-            e_max = win_l > 0 ? s->eng_long / win_l * hs * (1.0 - exp2(-tu / hs)) : INFINITY;
-        }
+        if (until != INT64_MAX)
+            s_min = s->eng_short * exp2(-(double)(until - after) / hs);
         double ratio_min = (s_min + RP_DROP_PSEUDO) / (e_max + RP_DROP_PSEUDO);
         keep *= 1.0 - cfg->w_engagement_drop *
                           clamp01((RP_DROP_START - ratio_min) / (RP_DROP_START - RP_DROP_FULL));
