@@ -238,7 +238,8 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
     double ever;
     struct rp_score_parts lo;
-    int64_t due = rp_scoring_next_check_ex(&p->cfg, &p->table, c, after, now, &ever);
+    double at_due;
+    int64_t due = rp_scoring_next_check_ex(&p->cfg, &p->table, c, after, now, &ever, &at_due);
     bool in_episode = c->flags & ((RP_CF_IN_EPISODE << RP_KIND_CHURN_RISK) |
                                   (RP_CF_IN_EPISODE << RP_KIND_ADVOCATE));
     double enter = p->cfg.enter[RP_KIND_CHURN_RISK];
@@ -250,8 +251,7 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
                  (due != INT64_MAX || ever < enter);
     /* Outside any episode only a churn_risk enter can happen by time alone: a cheap bound
      * spares the evaluation at the checkpoint for most customers. */
-    if (due != INT64_MAX &&
-        (in_episode || rp_scoring_churn_bound(&p->cfg, &p->table, c, after, now, due) >= enter)) {
+    if (due != INT64_MAX && (in_episode || at_due >= enter)) {
         quiet = false;
         struct rp_score_parts s;
         rp_scoring_eval(&p->cfg, &p->table, c, due, &s);

@@ -244,10 +244,19 @@ uint8_t rp_scoring_reasons(const struct rp_score_parts *s, enum rp_signal_kind k
     return n;
 }
 
-double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
-                              const struct rp_cust *c, int64_t after,
-                              const struct rp_score_parts *s, int64_t until)
+/* What the churn bound computes from `after` alone, kept for a second bound from the same
+ * evaluation (rp_scoring_next_check_ex asks for two). */
+struct bound_cache {
+    bool have_e;
+    double e_max;
+};
+
+static double churn_bound(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                          const struct rp_cust *c, int64_t after, const struct rp_score_parts *s,
+                          int64_t until, double stop, struct bound_cache *bc)
 {
+    /* The parts are multiplied in order of cost; once the bound reaches `stop` (the threshold
+     * the caller compares it with) the rest cannot bring it below, and are skipped. */
     double keep = (1.0 - clamp01(s->part[RP_R_NEGATIVE_SENTIMENT])) *
                   (1.0 - clamp01(s->part[RP_R_REFUNDS])) *
                   (1.0 - clamp01(s->part[RP_R_UNSUBSCRIBED]));
@@ -264,16 +273,6 @@ double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct 
             keep *=
                 1.0 - cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, s->fr.open_questions));
     }
-    if (s->buyer && s->x >= 1) {
-        /* P(alive) only falls as T grows: its value at `until` bounds it */
-        double p = 0.0;
-        if (until != INT64_MAX) {
-            double T = s->T_weeks + (double)(until - after) / (double)cfg->bgnbd_unit_ms + 1.0 / 7;
-            p = rp_bgnbd_p_alive(cfg->bgnbd_r, cfg->bgnbd_alpha, cfg->bgnbd_a, cfg->bgnbd_b, s->x,
-                                 s->t_x_weeks, T);
-        }
-        keep *= 1.0 - cfg->w_low_p_alive * (1.0 - p);
-    }
     if (c->n_days > 0) {
         /* silence only grows: its value at `until` bounds it */
         double sil = 1.0;
@@ -285,6 +284,8 @@ double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct 
         }
         keep *= 1.0 - cfg->w_silence * sil;
     }
+    if (1.0 - keep >= stop)
+        return 1.0 - keep; /* (the costlier parts last, skipped when the answer is known) */
     /* The drop counts only from 2 short half-lives of tenure on (rp_scoring_eval), and tenure
      * only grows: when it is still shorter than that at `until`, the drop is 0 throughout. */
     bool drop_possible = until == INT64_MAX ||
@@ -296,10 +297,14 @@ double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct 
          * u = T ln2 / h, and u / (e^u - 1) falls as u grows, so g(h_s) <= g(h_l). Its largest
          * value is at `after` (a hair more, for rounding). */
         double hs = (double)cfg->half_life_short_ms, hl = (double)cfg->half_life_long_ms;
-        double tenure = (double)(after - (int64_t)c->first_day * RP_MS_DAY);
-        double tl = tenure > 0 ? tenure : 0;
-        double win_l = hl * (1.0 - exp2(-tl / hl)), win_s = hs * (1.0 - exp2(-tl / hs));
-        double e_max = win_l > 0 ? s->eng_long / win_l * win_s * (1.0 + 1e-9) : INFINITY;
+        if (!bc->have_e) {
+            double tenure = (double)(after - (int64_t)c->first_day * RP_MS_DAY);
+            double tl = tenure > 0 ? tenure : 0;
+            double win_l = hl * (1.0 - exp2(-tl / hl)), win_s = hs * (1.0 - exp2(-tl / hs));
+            bc->e_max = win_l > 0 ? s->eng_long / win_l * win_s * (1.0 + 1e-9) : INFINITY;
+            bc->have_e = true;
+        }
+        double e_max = bc->e_max;
         double s_min = 0.0;
         if (until != INT64_MAX)
             s_min = s->eng_short * exp2(-(double)(until - after) / hs);
@@ -307,22 +312,46 @@ double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct 
         keep *= 1.0 - cfg->w_engagement_drop *
                           clamp01((RP_DROP_START - ratio_min) / (RP_DROP_START - RP_DROP_FULL));
     }
+    if (1.0 - keep >= stop)
+        return 1.0 - keep;
+    if (s->buyer && s->x >= 1) {
+        /* P(alive) only falls as T grows: its value at `until` bounds it */
+        double p = 0.0;
+        if (until != INT64_MAX) {
+            double T = s->T_weeks + (double)(until - after) / (double)cfg->bgnbd_unit_ms + 1.0 / 7;
+            p = rp_bgnbd_p_alive(cfg->bgnbd_r, cfg->bgnbd_alpha, cfg->bgnbd_a, cfg->bgnbd_b, s->x,
+                                 s->t_x_weeks, T);
+        }
+        keep *= 1.0 - cfg->w_low_p_alive * (1.0 - p);
+    }
     return 1.0 - keep;
+}
+
+double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                              const struct rp_cust *c, int64_t after,
+                              const struct rp_score_parts *s, int64_t until)
+{
+    struct bound_cache bc = {0};
+    return churn_bound(cfg, t, c, after, s, until, INFINITY, &bc);
 }
 
 int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                               const struct rp_cust *c, int64_t after,
                               const struct rp_score_parts *now)
 {
-    return rp_scoring_next_check_ex(cfg, t, c, after, now, NULL);
+    return rp_scoring_next_check_ex(cfg, t, c, after, now, NULL, NULL);
 }
 
 int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                                  const struct rp_cust *c, int64_t after,
-                                 const struct rp_score_parts *now, double *bound_ever)
+                                 const struct rp_score_parts *now, double *bound_ever,
+                                 double *bound_due)
 {
+    struct bound_cache bc = {0};
     if (bound_ever)
         *bound_ever = NAN;
+    if (bound_due)
+        *bound_due = NAN;
     int64_t due = INT64_MAX;
     const struct rp_ext_talk *k = talk_of(t, c);
     if (k)
@@ -334,7 +363,8 @@ int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const stru
         if (in_episode) {
             silence_checks = true;
         } else {
-            double ever = rp_scoring_churn_bound(cfg, t, c, after, now, INT64_MAX);
+            double ever =
+                churn_bound(cfg, t, c, after, now, INT64_MAX, cfg->enter[RP_KIND_CHURN_RISK], &bc);
             if (bound_ever)
                 *bound_ever = ever;
             silence_checks = ever >= cfg->enter[RP_KIND_CHURN_RISK];
@@ -366,5 +396,7 @@ int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const stru
             }
         }
     }
+    if (bound_due && due != INT64_MAX && !in_episode)
+        *bound_due = churn_bound(cfg, t, c, after, now, due, cfg->enter[RP_KIND_CHURN_RISK], &bc);
     return due;
 }

@@ -75,11 +75,15 @@ int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct 
                               const struct rp_cust *c, int64_t after,
                               const struct rp_score_parts *now);
 
-/** rp_scoring_next_check, and in `*bound_ever` (when not NULL) the churn bound for all time it
- * computed to decide on silence checks (NAN when it did not compute one: in an episode, no
- * active day, unsubscribed). */
+/** rp_scoring_next_check, and (each when not NULL) in `*bound_ever` the churn bound for all time
+ * it computed to decide on silence checks (NAN when it did not compute one: in an episode, no
+ * active day, unsubscribed), in `*bound_due` the churn bound up to the returned due time outside
+ * any episode (rp_scoring_churn_bound; NAN in an episode or without a due time). The two share
+ * what depends on `after` alone; each stops early, at some value >= the churn_risk enter
+ * threshold, once it is known to reach it (they are only compared with it). */
 int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                                  const struct rp_cust *c, int64_t after,
-                                 const struct rp_score_parts *now, double *bound_ever);
+                                 const struct rp_score_parts *now, double *bound_ever,
+                                 double *bound_due);
 
 #endif
