@@ -559,8 +559,26 @@ enum rp_err rp_pipeline_apply(struct rp_pipeline *p, const struct rp_event *ev)
         p->stats.too_late++;
         return RP_ERR_TOO_LATE;
     }
+    return rp_pipeline_apply_hashed(p, ev, rp_ctable_hash(ev->cid.bytes, ev->cid.len));
+}
+
+uint64_t rp_pipeline_cid_hash(const struct rp_event *ev)
+{
+    return rp_ctable_hash(ev->cid.bytes, ev->cid.len);
+}
+
+void rp_pipeline_prefetch_hashed(struct rp_pipeline *p, uint64_t cid_hash, int stage)
+{
+    rp_ctable_prefetch(&p->table, cid_hash, stage);
+}
+
+enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_event *ev, uint64_t h)
+{
+    if (ev->ts_ms < p->watermark_ms) {
+        p->stats.too_late++;
+        return RP_ERR_TOO_LATE;
+    }
     bool created;
-    uint64_t h = rp_ctable_hash(ev->cid.bytes, ev->cid.len);
     uint32_t idx = rp_ctable_upsert(&p->table, ev->cid.bytes, ev->cid.len, h, &created);
     if (idx == RP_NONE32)
         return RP_ERR_NOMEM;

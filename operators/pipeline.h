@@ -83,6 +83,17 @@ enum rp_err rp_pipeline_apply(struct rp_pipeline *p, const struct rp_event *ev);
  */
 void rp_pipeline_prefetch(struct rp_pipeline *p, const struct rp_event *ev, int stage);
 
+/**
+ * The same with the event's cid hash computed once (rp_pipeline_cid_hash) by an owner that
+ * keeps it beside the event: rp_pipeline_prefetch and rp_pipeline_apply hash the cid at each
+ * call (5 times per event with the 4 stages).
+ */
+uint64_t rp_pipeline_cid_hash(const struct rp_event *ev);
+void rp_pipeline_prefetch_hashed(struct rp_pipeline *p, uint64_t cid_hash, int stage);
+/** rp_pipeline_apply with `cid_hash` == rp_pipeline_cid_hash(ev). */
+enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_event *ev,
+                                     uint64_t cid_hash);
+
 /** Applies a credit routed from another owner (or from on_credit == NULL internally). */
 void rp_pipeline_apply_credit(struct rp_pipeline *p, const struct rp_credit *c);
 
