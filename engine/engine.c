@@ -319,7 +319,16 @@ static rd_kafka_resp_err_t commit(struct rp_engine *e, int32_t only, bool sync)
             }
         }
     if (l->cnt > 0) {
-        err = rd_kafka_commit(e->rk, l, sync ? 0 : 1);
+        if (sync) {
+            err = rd_kafka_commit(e->rk, l, 0);
+        } else {
+            err = rd_kafka_commit_queue(e->rk, l, e->commit_q, NULL, NULL);
+            if (!err)
+                e->async_commits++;
+        }
+        for (int i = 0; sync && !err && i < l->cnt; i++)
+            if (l->elems[i].err) /* per-partition failure under a global success */
+                err = l->elems[i].err;
         if (err) {
             rp_log("commit: %s", rd_kafka_err2str(err));
             for (int i = 0; i < l->cnt; i++) { /* resend them next time */
@@ -336,8 +345,11 @@ static rd_kafka_resp_err_t commit(struct rp_engine *e, int32_t only, bool sync)
 }
 
 /* A synchronous commit, retried until it succeeds or the deadline passes (revoke, shutdown). */
+static void wait_async_commits(struct rp_engine *e, int64_t deadline);
+
 static void commit_sync(struct rp_engine *e, int32_t only, int64_t deadline)
 {
+    wait_async_commits(e, deadline);
     while (commit(e, only, true) != RD_KAFKA_RESP_ERR_NO_ERROR && rp_mono_ns() < deadline) {
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
@@ -347,11 +359,9 @@ static void commit_sync(struct rp_engine *e, int32_t only, int64_t deadline)
 
 /* Commit results (async and sync), on the consumer thread (served by rd_kafka_consumer_poll /
  * rd_kafka_commit): a failed partition is marked uncommitted so that the next commit resends it. */
-static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+static void commit_result(struct rp_engine *e, rd_kafka_resp_err_t err,
+                          const rd_kafka_topic_partition_list_t *offsets)
 {
-    (void)rk;
-    struct rp_engine *e = opaque;
     if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
         return;
     int failed = 0;
@@ -369,6 +379,37 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err || failed)
         rp_log("offset commit failed: %s (%d partitions; retried with the next commit)",
                rd_kafka_err2str(err ? err : offsets->elems[0].err), failed);
+}
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    commit_result(opaque, err, offsets);
+}
+
+/* Results of the asynchronous commits (consumer thread). */
+static void serve_commit_results(struct rp_engine *e)
+{
+    rd_kafka_event_t *ev;
+    while (e->commit_q && (ev = rd_kafka_queue_poll(e->commit_q, 0))) {
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+            commit_result(e, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev));
+            e->async_commits--;
+        }
+        rd_kafka_event_destroy(ev);
+    }
+}
+
+/* Waits until no asynchronous commit is in flight (or the deadline). */
+static void wait_async_commits(struct rp_engine *e, int64_t deadline)
+{
+    serve_commit_results(e);
+    while (e->async_commits > 0 && rp_mono_ns() < deadline) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+        serve_commit_results(e);
+    }
 }
 
 static void update_partition_gauges(struct rp_engine *e)
@@ -910,6 +951,7 @@ struct rp_engine *rp_engine_create(const struct rp_config *cfg, char *errstr, si
     e->rk_cr = make_consumer(e, false, errstr, errstr_size);
     if (!e->rk_cr)
         goto fail;
+    e->commit_q = rd_kafka_queue_new(e->rk);
     for (int i = 0; i < e->n_workers; i++)
         if (rp_worker_start(&e->workers[i]) != RP_OK) {
             snprintf(errstr, errstr_size, "cannot start worker thread");
@@ -969,7 +1011,7 @@ static void drain_all(struct rp_engine *e, int64_t deadline)
 /* After the final commit: an asynchronous commit still in flight (the final one sends only what
  * moved since), or one retried after a broker outage, may leave an older offset stored; read the
  * offsets back and commit again where that happened. */
-static void verify_commits(struct rp_engine *e)
+static int verify_commits_once(struct rp_engine *e)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2 * e->n_parts);
     for (int t = 0; t < RP_T__COUNT; t++)
@@ -994,6 +1036,15 @@ static void verify_commits(struct rp_engine *e)
                redo);
         commit_sync(e, -1, e->shutdown_deadline_ns);
     }
+    return redo;
+}
+
+static void verify_commits(struct rp_engine *e)
+{
+    for (int round = 0; round < 10 && rp_mono_ns() < e->shutdown_deadline_ns; round++) {
+        if (verify_commits_once(e) == 0)
+            return;
+    }
 }
 
 int rp_engine_run(struct rp_engine *e)
@@ -1016,6 +1067,7 @@ int rp_engine_run(struct rp_engine *e)
            !atomic_load_explicit(&e->fatal, memory_order_relaxed)) {
         recycle_all(e);
         rd_kafka_poll(e->prod, 0);
+        serve_commit_results(e);
         retry_held(e);
         /* Bursts through rd_kafka_consume_batch_queue: one queue lock per burst instead of one
          * per message (rd_kafka_consumer_poll); both serve the rebalance callback. It waits for
@@ -1164,6 +1216,8 @@ void rp_engine_destroy(struct rp_engine *e)
         for (int t = 0; t < RP_T__COUNT; t++)
             for (int32_t p = 0; p < e->n_parts; p++)
                 detach_queue(&e->parts[t][p]);
+    if (e->commit_q)
+        rd_kafka_queue_destroy(e->commit_q);
     if (e->rk)
         rd_kafka_destroy(e->rk);
     if (e->rk_cr)

@@ -158,6 +158,11 @@ struct rp_engine {
     _Atomic int64_t untracked;
     _Atomic int64_t produce_errors;
     int64_t shutdown_deadline_ns; /* consumer thread; 0 outside shutdown */
+    /* asynchronous commits: results come back on commit_q; the count in flight lets revoke and
+     * shutdown wait until no older commit can land after their final synchronous one
+     * (librdkafka retries a commit internally, e.g. after a timeout). Consumer thread only. */
+    rd_kafka_queue_t *commit_q;
+    int async_commits;
     bool closing;
 };
 
