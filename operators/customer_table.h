@@ -34,7 +34,8 @@
  * outside any episode, with advocate below its enter threshold and the churn bound up to due_ms
  * below its own (an engagement event then needs no evaluation, pipeline.c). */
 #define RP_CF_QUIET 0x20u
-/* prev_q is stale: the previous evaluation, skipped, is that of the current state at clock_ms. */
+/* prev_q is stale: the previous evaluation, skipped, is that of the current state at
+ * clock_ms + stale_dt. */
 #define RP_CF_PREV_STALE 0x40u
 
 /** The hot per-customer record: exactly one cache line. */
@@ -48,7 +49,7 @@ struct rp_cust {
     uint16_t n_days;    /* distinct active days (saturates at 65535) */
     uint32_t cid_off;   /* cid in the arena */
     uint32_t ext;       /* rp_ext index, 0 = none */
-    uint32_t spare_;    /* (free: 4 bytes for a future hot field) */
+    uint32_t stale_dt;  /* RP_CF_PREV_STALE: the skipped evaluation was at clock_ms + this (ms) */
     uint32_t filed_min; /* earliest wheel minute with an entry for this record (RP_NONE32: none) */
     uint16_t prev_q[RP_KIND__COUNT]; /* score at the previous evaluation, x 65535 */
     uint8_t day_bits;                /* bit i: active on day (last active day - 1 - i), i < 8 */

@@ -108,11 +108,11 @@ static bool would_transition(const struct rp_pipeline *p, const struct rp_cust *
 }
 
 /* Makes prev_q what it would be had the skipped evaluation (RP_CF_PREV_STALE) been made: the
- * evaluation of the current state at clock_ms (the state has not changed since). */
+ * evaluation of the current state at clock_ms + stale_dt (the state has not changed since). */
 static void resolve_prev(struct rp_pipeline *p, struct rp_cust *c)
 {
     struct rp_score_parts s;
-    rp_scoring_eval(&p->cfg, &p->table, c, c->clock_ms, &s);
+    rp_scoring_eval(&p->cfg, &p->table, c, c->clock_ms + (int64_t)c->stale_dt, &s);
     rp_signals_record_prev(c, RP_KIND_CHURN_RISK, s.churn);
     rp_signals_record_prev(c, RP_KIND_ADVOCATE, s.advocate);
     c->flags &= (uint8_t)~RP_CF_PREV_STALE;
@@ -284,7 +284,17 @@ static void fire(void *opaque, uint32_t idx)
         as_of = c->clock_ms;
     p->stats.timers_fired++;
     struct rp_score_parts s;
-    evaluate(p, c, as_of, &s);
+    if ((c->flags & RP_CF_QUIET) && as_of - c->clock_ms <= (int64_t)UINT32_MAX) {
+        /* Quiet up to this due time (the reschedule that filed it found no enter possible, and
+         * no episode is open to exit): the evaluation would only record previous scores. It is
+         * skipped as at a quiet event (made later if a transition needs it). */
+        rp_scoring_eval_inputs(&p->cfg, &p->table, c, as_of, &s);
+        c->flags |= RP_CF_PREV_STALE;
+        c->stale_dt = (uint32_t)(as_of - c->clock_ms);
+        p->stats.evaluations_skipped++;
+    } else {
+        evaluate(p, c, as_of, &s);
+    }
     reschedule(p, idx, as_of, &s);
 }
 
@@ -599,6 +609,7 @@ enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_even
          * it), and only what scheduling reads is computed. */
         rp_scoring_eval_inputs(&p->cfg, &p->table, c, as_of, &s);
         c->flags |= RP_CF_PREV_STALE;
+        c->stale_dt = 0;
         p->stats.evaluations_skipped++;
     } else {
         evaluate(p, c, as_of, &s);

@@ -53,7 +53,7 @@ struct rp_pipeline_stats {
     uint64_t credits_applied;
     uint64_t timers_fired;
     uint64_t signals[RP_KIND__COUNT][2]; /* [kind][transition] */
-    uint64_t evaluations_skipped;        /* events that could not make a transition */
+    uint64_t evaluations_skipped;        /* events and checks that could not make a transition */
 };
 
 /**
