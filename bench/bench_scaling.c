@@ -49,7 +49,7 @@ static size_t fetch_all(const char *brokers, const char *topic, int32_t n_parts,
         per_part[m->partition][counts[m->partition]++] = m;
         got++;
     }
-    /* the messages stay valid after the handle is gone only while it exists: keep it */
+    /* messages must not outlive their consumer handle: rk is kept (not destroyed) until exit */
     return got;
 }
 
