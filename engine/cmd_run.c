@@ -1,11 +1,5 @@
 /* cmd_run: `rapport run -c FILE`: the engine (SPEC §4), stopped cleanly by SIGTERM/SIGINT. */
-/* schemas/signal.h shadows the system <signal.h> (schemas/ is an -I directory of every layer):
- * reach the system header by its path where we can. TODO(lead): -iquote for the layer dirs. */
-#if __has_include(</usr/include/signal.h>)
-#include </usr/include/signal.h>
-#else
 #include <signal.h>
-#endif
 #include <stdio.h>
 #include <string.h>
 
