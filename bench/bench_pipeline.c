@@ -320,11 +320,12 @@ static void run(uint64_t n_customers, uint64_t per_customer)
            (unsigned long long)decoded);
     printf("  state     %6.1f bytes/customer  (%.1f MiB)\n", (double)bytes / (double)customers,
            (double)bytes / 1048576.0);
-    printf("  timers fired %llu, signals %llu (%llu bytes msgpack), too_late %llu, credits %llu, "
-           "rejected %llu\n",
-           (unsigned long long)st->timers_fired, (unsigned long long)sink.signals,
-           (unsigned long long)sink.bytes, (unsigned long long)st->too_late,
-           (unsigned long long)st->credits_applied, (unsigned long long)rejected);
+    printf("  timers fired %llu, evaluations skipped %llu, signals %llu (%llu bytes msgpack), "
+           "too_late %llu, credits %llu, rejected %llu\n",
+           (unsigned long long)st->timers_fired, (unsigned long long)st->evaluations_skipped,
+           (unsigned long long)sink.signals, (unsigned long long)sink.bytes,
+           (unsigned long long)st->too_late, (unsigned long long)st->credits_applied,
+           (unsigned long long)rejected);
     fflush(stdout);
     rp_pipeline_destroy(p);
     free(b.p);
