@@ -55,12 +55,27 @@ static const struct rp_ext_adv *adv_of(const struct rp_ctable *t, const struct r
 /* What rp_scoring_eval and rp_scoring_eval_inputs share: the components that need no
  * transcendental function of time beyond the friction decay (one code path, so the two give the
  * same bits). */
-static void eval_inputs(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
-                        const struct rp_cust *c, int64_t as_of, struct rp_score_parts *out)
+#if defined(__GNUC__) && !defined(__clang__)
+/* (keeps GCC from turning the zeroing loop below back into a memset, i.e. a `rep stos`) */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+static void
+eval_inputs(const struct rp_scoring_config *cfg, const struct rp_ctable *t, const struct rp_cust *c,
+            int64_t as_of, struct rp_score_parts *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->p_alive = 1.0;
+    /* (field by field, not memset: this runs for every event and check, and a memset of the
+     * struct compiles to a `rep stos`, slow to start on this machine's AMD cores) */
+    out->churn = out->advocate = 0.0;
     double *part = out->part;
+    for (int r = 0; r < RP_R__COUNT; r++)
+        part[r] = 0.0;
+    out->p_alive = 1.0;
+    out->x = 0;
+    out->t_x_weeks = out->T_weeks = 0.0;
+    out->eng_short = out->eng_long = 0.0;
+    out->silence_gaps = 0.0;
+    out->buyer = out->open_friction = false;
+    out->fr = (struct rp_conv_friction){0};
     if (c->flags & RP_CF_HAS_EVENTS) {
         out->eng_short = rp_decay_at(c->eng_short, c->clock_ms, as_of, cfg->half_life_short_ms);
         out->eng_long = rp_decay_at(c->eng_long, c->clock_ms, as_of, cfg->half_life_long_ms);
