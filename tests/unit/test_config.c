@@ -164,6 +164,14 @@ Test(config, every_key_parses)
             value = "2h";
         else if (strcmp(section, "engine") == 0)
             value = strstr(key, "timeout") || strstr(key, "interval") ? "45m" : "7";
+        else if (strcmp(key, "silence_start_gaps") == 0)
+            value = "3"; /* below silence_full_gaps' default */
+        else if (strcmp(key, "silence_full_gaps") == 0)
+            value = "8";
+        else if (strcmp(key, "lapsed_silence_gaps") == 0)
+            value = "12";
+        else if (strcmp(key, "new_customer") == 0)
+            value = "21d";
         else if (strstr(key, "half_life_long"))
             value = "400d";
         else if (strstr(key, "half_life") || strstr(key, "sla") || strstr(key, "gap") ||
