@@ -133,7 +133,7 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
     }
     int format = -1; /* -1 unknown, RP_FMT_JSON or RP_FMT_MSGPACK */
     uint64_t unit = 0;
-    bool eof = false;
+    bool eof = false, skipping = false;
     int rc = 0;
     for (;;) {
         /* Refill: keep the unconsumed tail, grow when one record exceeds the buffer. */
@@ -177,9 +177,25 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
         }
         bool progress = false;
         if (format == RP_FMT_JSON) {
+            if (skipping) { /* the rest of an over-long line, already rejected */
+                char *nl = memchr(buf + pos, '\n', len - pos);
+                pos = nl ? (size_t)(nl - buf) + 1 : len;
+                skipping = nl == NULL;
+                progress = true;
+            }
             for (;;) {
                 char *nl = memchr(buf + pos, '\n', len - pos);
                 size_t end = nl ? (size_t)(nl - buf) : (eof ? len : SIZE_MAX);
+                if (end == SIZE_MAX && len - pos > RP_EVENT_MAX_BYTES) {
+                    /* Bounded memory: a line this long is too_large whatever follows. */
+                    unit++;
+                    reject(r, name, unit, "line", RP_ERR_TOO_LARGE,
+                           "line longer than the largest event (65536 bytes)");
+                    pos = len;
+                    skipping = true;
+                    progress = true;
+                    break;
+                }
                 if (end == SIZE_MAX || (end == pos && !nl && eof))
                     break;
                 unit++;
@@ -198,6 +214,16 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
         } else {
             while (pos < len) {
                 size_t n = rp_msgpack_frame(buf + pos, len - pos);
+                if (n == 0 && len - pos > RP_EVENT_MAX_BYTES) {
+                    /* Bounded memory: a header claiming more than the largest event. */
+                    unit++;
+                    reject(r, name, unit, "record", RP_ERR_TOO_LARGE,
+                           "msgpack value larger than the largest event (65536 bytes): the rest "
+                           "of this input is skipped");
+                    pos = len;
+                    eof = true; /* no way to find the next record boundary */
+                    break;
+                }
                 if (n == 0)
                     break; /* a prefix: read more */
                 unit++;

@@ -109,4 +109,20 @@ if "$RAPPORT" gen --help > /dev/null 2>&1; then
     "$RAPPORT" score "$tmp/trunc.mp" > /dev/null 2> "$tmp/terr"
     grep -q "rejected 1: malformed" "$tmp/terr" || fail "truncated msgpack: $(cat "$tmp/terr")"
 fi
+
+# bounded memory: a 3 MB line is one too_large, and the lines after it are still applied; a
+# msgpack header claiming 4 GiB is too_large without being buffered
+python3 -c '
+import sys
+w = sys.stdout.write
+w("{\"cid\":\"a\",\"ts\":1000,\"type\":\"view\"}\n")
+w("{\"cid\":\"b\",\"x\":\"" + "y" * 3000000 + "\"}\n")
+w("{\"cid\":\"c\",\"ts\":2000,\"type\":\"view\"}\n")' > "$tmp/long.jsonl"
+"$RAPPORT" score --state-out "$tmp/long.st" "$tmp/long.jsonl" > /dev/null 2> "$tmp/lerr"
+grep -q "rejected 1: too_large" "$tmp/lerr" || fail "over-long line: $(cat "$tmp/lerr")"
+[ "$(cut -d, -f1 "$tmp/long.st" | tr '\n' ' ')" = '{"cid":"a" {"cid":"c" ' ] ||
+    fail "lines around an over-long line: $(cut -c1-20 "$tmp/long.st")"
+{ printf '\xdb\xff\xff\xff\xff'; head -c 200000 /dev/zero; } > "$tmp/big.mp"
+"$RAPPORT" score "$tmp/big.mp" > /dev/null 2> "$tmp/berr"
+grep -q "rejected 1: too_large" "$tmp/berr" || fail "4 GiB msgpack header: $(cat "$tmp/berr")"
 echo "score: ok"
