@@ -23,7 +23,7 @@
 static const char usage_text[] =
     "usage: rapport gen [options]\n"
     "\n"
-    "Writes a synthetic, seeded stream of interaction events (SPEC §1) in event-time order: to\n"
+    "Writes a synthetic, seeded stream of interaction events (README) in event-time order: to\n"
     "stdout, a file, or a Kafka topic. Same options and seed, same stream.\n"
     "\n"
     "Population and time:\n"

@@ -36,7 +36,7 @@ static void usage(FILE *out)
             "partition count, and reach the owner of the credited customer's input partition.\n"
             "\n"
             "options:\n"
-            "  -c, --config FILE          configuration file (SPEC §5)\n"
+            "  -c, --config FILE          configuration file (README, Configuration)\n"
             "  --print-config-reference   print every configuration key with its default\n"
             "  -h, --help                 this help\n"
             "\n"
