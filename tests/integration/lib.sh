@@ -178,6 +178,62 @@ it_stop() {
 # it_http URL: the body of a successful GET (curl), non-zero otherwise; for wait_for and checks.
 it_http() { curl -fsS --max-time 5 "$1"; }
 
+# ---- for tests that run `rapport run` (JSON helpers without jq: setup.sh does not install it)
+
+# it_signal_ids: the signal_id of each JSON signal on stdin, one a line.
+it_signal_ids() { grep -o '"signal_id":"[0-9a-f]*"' | cut -d'"' -f4; }
+
+# it_max_ts FILE: the largest "ts" in a JSON Lines event file.
+it_max_ts() { grep -o '"ts":[0-9]*' "$1" | cut -d: -f2 | sort -n | tail -1; }
+
+# it_produce_events TOPIC FILE: JSON Lines events, each keyed by its cid (murmur2, as Java
+# clients place keys), produced by kcat: a client that is not ours.
+it_produce_events() {
+    sed -E 's/^(.*"cid":"([^"]*)".*)$/\2\t\1/' "$2" |
+        "${IT_KCAT[@]}" -P -t "$1" -K $'\t' -X acks=all || it_fail "kcat could not produce $2 to $1"
+}
+
+# it_engine_config FILE INPUT OUT GROUP [COMMIT_INTERVAL]: a `rapport run` configuration for the
+# test broker: 2 workers, JSON signals to OUT.churn and OUT.advocate, dead letters to OUT.dlq,
+# internal topics under OUT.internal, idle partitions after 2 s, HTTP on an ephemeral port.
+it_engine_config() {
+    cat >"$1" <<INI
+[kafka]
+bootstrap.servers = $KAFKA_BOOTSTRAP
+group.id = $4
+[topics]
+input = $2
+churn_risk = $3.churn
+advocate = $3.advocate
+dead_letter = $3.dlq
+internal_prefix = $3.internal
+[engine]
+workers = 2
+idle_partition_timeout = 2s
+commit_interval = ${5:-200ms}
+[output]
+format = json
+[http]
+listen = 127.0.0.1:0
+INI
+}
+
+# it_engine_start NAME CONFIG: `rapport run -c CONFIG` in the background (log $IT_TMP/NAME.log),
+# waits until it serves HTTP; sets IT_LAST_PID and IT_LAST_PORT.
+it_engine_start() {
+    it_spawn "$1" "$RAPPORT" run -c "$2"
+    wait_for 60 "grep -q 'http on .*(port [0-9]*)' '$IT_TMP/$1.log'"
+    IT_LAST_PORT=$(sed -n 's/.*http on .*(port \([0-9]*\)).*/\1/p' "$IT_TMP/$1.log" | head -1)
+}
+
+# it_metric_sum PORT NAME: a metric of the engine on PORT summed over its labels.
+it_metric_sum() {
+    it_http "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 ~ "^"m"({|$)" {s += $2} END {print s + 0}'
+}
+
+# it_metric PORT SERIES: the value of one exact series, name{labels}.
+it_metric() { it_http "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+
 # it_assert_eq EXPECTED ACTUAL WHAT
 it_assert_eq() {
     [ "$1" = "$2" ] || it_fail "$3: expected '$1', got '$2'"

@@ -7,9 +7,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${RAPPORT:?RAPPORT must point at the rapport binary}"
 
-# JSON helpers without jq (not installed by scripts/setup.sh)
-signal_ids() { grep -o '"signal_id":"[0-9a-f]*"' | cut -d'"' -f4; }
-max_ts() { grep -o '"ts":[0-9]*' "$1" | cut -d: -f2 | sort -n | tail -1; }
 
 N=30000
 in=$(it_topic in 4)
@@ -18,44 +15,19 @@ group=$(it_group)
 # The population, produced by kcat (a client that is not ours), keyed by cid, murmur2.
 "$RAPPORT" gen --customers 2000 --days 90 --events $N --seed 11 >"$IT_TMP/ev.jsonl"
 [ "$(wc -l <"$IT_TMP/ev.jsonl")" -eq $N ] || it_fail "rapport gen did not write $N events"
-sed -E 's/^(.*"cid":"([^"]*)".*)$/\2\t\1/' "$IT_TMP/ev.jsonl" |
-    "${IT_KCAT[@]}" -P -t "$in" -K $'\t' -X acks=all || it_fail "kcat could not produce"
+it_produce_events "$in" "$IT_TMP/ev.jsonl"
 "$RAPPORT" score "$IT_TMP/ev.jsonl" >"$IT_TMP/score.jsonl" 2>"$IT_TMP/score.err" ||
     it_fail "rapport score failed: $(cat "$IT_TMP/score.err")"
-final_wm=$(($(max_ts "$IT_TMP/ev.jsonl") - 300000)) # allowed_lateness 5m
+final_wm=$(($(it_max_ts "$IT_TMP/ev.jsonl") - 300000)) # allowed_lateness 5m
 
-cat >"$IT_TMP/run.ini" <<INI
-[kafka]
-bootstrap.servers = $KAFKA_BOOTSTRAP
-group.id = $group
-[topics]
-input = $in
-churn_risk = $in.churn
-advocate = $in.advocate
-dead_letter = $in.dlq
-internal_prefix = $in.internal
-[engine]
-workers = 2
-idle_partition_timeout = 2s
-commit_interval = 500ms
-[output]
-format = json
-[http]
-listen = 127.0.0.1:0
-INI
+it_engine_config "$IT_TMP/run.ini" "$in" "$in" "$group" 500ms
 
-it_spawn run "$RAPPORT" run -c "$IT_TMP/run.ini"
+it_engine_start run "$IT_TMP/run.ini"
 run_pid=$IT_LAST_PID
-wait_for 60 "grep -q 'http on .*(port [0-9]*)' '$IT_TMP/run.log'"
-port=$(sed -n 's/.*http on .*(port \([0-9]*\)).*/\1/p' "$IT_TMP/run.log" | head -1)
+port=$IT_LAST_PORT
 url=http://127.0.0.1:$port
-
-metric_sum() { # NAME: sum of a metric over its labels (empty when unreachable)
-    it_http "$url/metrics" | awk -v m="$1" '$1 ~ "^"m"({|$)" {s += $2} END {print s + 0}'
-}
-metric() { # EXACT SERIES (name{labels}): its value
-    it_http "$url/metrics" | awk -v m="$1" '$1 == m {print $2}'
-}
+metric_sum() { it_metric_sum "$port" "$1"; } # NAME: summed over its labels
+metric() { it_metric "$port" "$1"; }         # SERIES name{labels}: its value
 
 wait_for 30 "it_http $url/readyz >/dev/null 2>&1"
 wait_for 120 "[ \"\$(metric_sum rapport_events_consumed_total)\" -eq $N ]"
@@ -110,8 +82,8 @@ it_assert_eq 7 "$dl" "dead-lettered total"
 signals=$(metric_sum rapport_signals_total)
 wait_for 60 "[ \$((\$(it_count $in.churn) + \$(it_count $in.advocate))) -eq $signals ]"
 { it_consume_all "$in.churn" -f '%s\n'; it_consume_all "$in.advocate" -f '%s\n'; } |
-    signal_ids | sort -u >"$IT_TMP/run.ids"
-signal_ids <"$IT_TMP/score.jsonl" | sort -u >"$IT_TMP/score.ids"
+    it_signal_ids | sort -u >"$IT_TMP/run.ids"
+it_signal_ids <"$IT_TMP/score.jsonl" | sort -u >"$IT_TMP/score.ids"
 nr=$(wc -l <"$IT_TMP/run.ids")
 ns=$(wc -l <"$IT_TMP/score.ids")
 both=$(comm -12 "$IT_TMP/run.ids" "$IT_TMP/score.ids" | wc -l)

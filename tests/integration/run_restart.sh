@@ -8,59 +8,29 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${RAPPORT:?RAPPORT must point at the rapport binary}"
 
-# JSON helpers without jq (not installed by scripts/setup.sh)
-signal_ids() { grep -o '"signal_id":"[0-9a-f]*"' | cut -d'"' -f4; }
-max_ts() { grep -o '"ts":[0-9]*' "$1" | cut -d: -f2 | sort -n | tail -1; }
 
 N=40000
 GEN=(--customers 2000 --days 90 --events $N --seed 5)
 in=$(it_topic in 4)
 "$RAPPORT" gen "${GEN[@]}" --format json >"$IT_TMP/ev.jsonl" # same stream, for its last time
-final_wm=$(($(max_ts "$IT_TMP/ev.jsonl") - 300000))
+final_wm=$(($(it_max_ts "$IT_TMP/ev.jsonl") - 300000))
 
 config() { # NAME: a config whose group and outputs are NAME's own
-    cat >"$IT_TMP/$1.ini" <<INI
-[kafka]
-bootstrap.servers = $KAFKA_BOOTSTRAP
-group.id = $(it_group "$1")
-[topics]
-input = $in
-churn_risk = $in.$1.churn
-advocate = $in.$1.advocate
-dead_letter = $in.$1.dlq
-internal_prefix = $in.$1.internal
-[engine]
-workers = 2
-idle_partition_timeout = 2s
-commit_interval = 200ms
-[output]
-format = json
-[http]
-listen = 127.0.0.1:0
-INI
+    it_engine_config "$IT_TMP/$1.ini" "$in" "$in.$1" "$(it_group "$1")"
 }
 
 declare -A PORT PID
 start() { # NAME LOGNAME
-    it_spawn "$2" "$RAPPORT" run -c "$IT_TMP/$1.ini"
+    it_engine_start "$2" "$IT_TMP/$1.ini"
     PID[$1]=$IT_LAST_PID
-    wait_for 60 "grep -q 'http on .*(port [0-9]*)' '$IT_TMP/$2.log'"
-    PORT[$1]=$(sed -n 's/.*http on .*(port \([0-9]*\)).*/\1/p' "$IT_TMP/$2.log" | head -1)
+    PORT[$1]=$IT_LAST_PORT
 }
-consumed() { # NAME
-    it_http "http://127.0.0.1:${PORT[$1]}/metrics" |
-        awk '$1 ~ /^rapport_events_consumed_total/ {s += $2} END {print s + 0}'
-}
-watermark() {
-    it_http "http://127.0.0.1:${PORT[$1]}/metrics" | awk '$1 == "rapport_watermark_ms" {print $2}'
-}
-signals() { # NAME: number of signals it counted (this process)
-    it_http "http://127.0.0.1:${PORT[$1]}/metrics" |
-        awk '$1 ~ /^rapport_signals_total/ {s += $2} END {print s + 0}'
-}
+consumed() { it_metric_sum "${PORT[$1]}" rapport_events_consumed_total; }  # NAME
+watermark() { it_metric "${PORT[$1]}" rapport_watermark_ms; }                # NAME
+signals() { it_metric_sum "${PORT[$1]}" rapport_signals_total; }             # NAME: this process
 ids() { # NAME: sorted unique signal ids in NAME's output topics
     { it_consume_all "$in.$1.churn" -f '%s\n'; it_consume_all "$in.$1.advocate" -f '%s\n'; } |
-        signal_ids | sort -u
+        it_signal_ids | sort -u
 }
 finish() { # NAME: wait until it has consumed everything, fired its timers, delivered its signals
     wait_for 180 "[ \"\$(consumed $1)\" -ge $N ]"
@@ -107,7 +77,7 @@ wait_for 60 "[ \$(it_count $in.ref.churn) -ge 1 ] && [ \$((\$(it_count $in.ref.c
 # a time that varies from run to run, so two uninterrupted runs may differ by a few
 # credit-dependent ids (SPEC: >= 99 % the same); those are not a restart's doing.
 ids ref >"$IT_TMP/ref.all"
-"$RAPPORT" score "$IT_TMP/ev.jsonl" 2>/dev/null | signal_ids | sort -u >"$IT_TMP/score.ids"
+"$RAPPORT" score "$IT_TMP/ev.jsonl" 2>/dev/null | it_signal_ids | sort -u >"$IT_TMP/score.ids"
 comm -12 "$IT_TMP/ref.all" "$IT_TMP/score.ids" >"$IT_TMP/ref.ids"
 nall=$(wc -l <"$IT_TMP/ref.all")
 nref=$(wc -l <"$IT_TMP/ref.ids")

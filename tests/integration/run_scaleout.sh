@@ -7,58 +7,30 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${RAPPORT:?RAPPORT must point at the rapport binary}"
-signal_ids() { grep -o '"signal_id":"[0-9a-f]*"' | cut -d'"' -f4; }
-max_ts() { grep -o '"ts":[0-9]*' "$1" | cut -d: -f2 | sort -n | tail -1; }
 
 N=30000
 in=$(it_topic in 4)
 "$RAPPORT" gen --customers 1500 --days 90 --events $N --seed 21 >"$IT_TMP/ev.jsonl"
-final_wm=$(($(max_ts "$IT_TMP/ev.jsonl") - 300000))
+final_wm=$(($(it_max_ts "$IT_TMP/ev.jsonl") - 300000))
 head -n $((N / 2)) "$IT_TMP/ev.jsonl" >"$IT_TMP/first.jsonl"
 tail -n +$((N / 2 + 1)) "$IT_TMP/ev.jsonl" >"$IT_TMP/second.jsonl"
-produce() { # FILE: keyed by cid, murmur2 (kcat)
-    sed -E 's/^(.*"cid":"([^"]*)".*)$/\2\t\1/' "$1" |
-        "${IT_KCAT[@]}" -P -t "$in" -K $'\t' -X acks=all || it_fail "kcat could not produce $1"
-}
 
-cat >"$IT_TMP/run.ini" <<INI
-[kafka]
-bootstrap.servers = $KAFKA_BOOTSTRAP
-group.id = $(it_group)
-[topics]
-input = $in
-churn_risk = $in.churn
-advocate = $in.advocate
-dead_letter = $in.dlq
-internal_prefix = $in.internal
-[engine]
-workers = 2
-idle_partition_timeout = 2s
-commit_interval = 200ms
-[output]
-format = json
-[http]
-listen = 127.0.0.1:0
-INI
+it_engine_config "$IT_TMP/run.ini" "$in" "$in" "$(it_group)"
 
 declare -A PORT PID
-start() {
-    it_spawn "$1" "$RAPPORT" run -c "$IT_TMP/run.ini"
+start() { # INSTANCE
+    it_engine_start "$1" "$IT_TMP/run.ini"
     PID[$1]=$IT_LAST_PID
-    wait_for 60 "grep -q 'http on .*(port [0-9]*)' '$IT_TMP/$1.log'"
-    PORT[$1]=$(sed -n 's/.*http on .*(port \([0-9]*\)).*/\1/p' "$IT_TMP/$1.log" | head -1)
+    PORT[$1]=$IT_LAST_PORT
 }
-metric_sum() { # INSTANCE NAME
-    it_http "http://127.0.0.1:${PORT[$1]}/metrics" |
-        awk -v m="$2" '$1 ~ "^"m"({|$)" {s += $2} END {print s + 0}'
-}
+metric_sum() { it_metric_sum "${PORT[$1]}" "$2"; } # INSTANCE NAME
 assigned() { # INSTANCE: partitions it reports as assigned (lag gauge present)
     it_http "http://127.0.0.1:${PORT[$1]}/metrics" | grep -c '^rapport_consumer_lag{' || true
 }
 
 start a
 wait_for 60 "it_http http://127.0.0.1:${PORT[a]}/readyz >/dev/null 2>&1"
-produce "$IT_TMP/first.jsonl"
+it_produce_events "$in" "$IT_TMP/first.jsonl"
 wait_for 120 "[ \"\$(metric_sum a rapport_events_consumed_total)\" -ge $((N / 2)) ]"
 
 # b joins: cooperative-sticky moves two partitions from a to b (a revokes only those)
@@ -67,7 +39,7 @@ wait_for 90 "grep -q 'revoked $in' '$IT_TMP/a.log' && grep -q 'assigned $in' '$I
 wait_for 60 "it_http http://127.0.0.1:${PORT[b]}/readyz >/dev/null 2>&1"
 grep -q '(restore)' "$IT_TMP/b.log" || it_fail "b did not restore the partitions it took over"
 it_log "b joined: $(grep "assigned $in" "$IT_TMP/b.log" | tail -1 | sed 's/.*assigned //')"
-produce "$IT_TMP/second.jsonl"
+it_produce_events "$in" "$IT_TMP/second.jsonl"
 
 # a leaves: b takes over everything, restoring a's partitions
 wait_for 120 "[ \$((\$(metric_sum a rapport_events_consumed_total) + \$(metric_sum b rapport_events_consumed_total))) -ge $N ]"
@@ -78,9 +50,9 @@ wait_for 90 "[ \$(grep -c 'assigned $in' '$IT_TMP/b.log') -ge 2 ]"
 wait_for 120 "[ \"\$(metric_sum b rapport_events_consumed_total)\" -ge $N ]"
 wait_for 60 "it_http http://127.0.0.1:${PORT[b]}/metrics | grep -qx 'rapport_watermark_ms $final_wm'"
 
-"$RAPPORT" score "$IT_TMP/ev.jsonl" 2>/dev/null | signal_ids | sort -u >"$IT_TMP/score.ids"
+"$RAPPORT" score "$IT_TMP/ev.jsonl" 2>/dev/null | it_signal_ids | sort -u >"$IT_TMP/score.ids"
 { it_consume_all "$in.churn" -f '%s\n'; it_consume_all "$in.advocate" -f '%s\n'; } |
-    signal_ids | sort -u >"$IT_TMP/run.ids"
+    it_signal_ids | sort -u >"$IT_TMP/run.ids"
 ns=$(wc -l <"$IT_TMP/score.ids")
 nr=$(wc -l <"$IT_TMP/run.ids")
 both=$(comm -12 "$IT_TMP/run.ids" "$IT_TMP/score.ids" | wc -l)
