@@ -35,49 +35,7 @@ it_assert_eq "$parts" "$(sort -u "$IT_TMP/group" | wc -l)" "partitions read by g
 
 # Every key on Kafka's default partition: toPositive(murmur2(key)) % partitions, as in
 # org.apache.kafka.common.utils.Utils.murmur2.
-python3 - "$IT_TMP/out" "$parts" <<'EOF' || it_fail "keys are not on their murmur2 partitions"
-import sys
-
-def murmur2(data: bytes) -> int:
-    m, r, mask = 0x5BD1E995, 24, 0xFFFFFFFF
-    h = (0x9747B28C ^ len(data)) & mask
-    n4 = len(data) // 4
-    for i in range(n4):
-        k = int.from_bytes(data[4 * i:4 * i + 4], "little")
-        k = (k * m) & mask
-        k ^= k >> r
-        k = (k * m) & mask
-        h = ((h * m) & mask) ^ k
-    rest = data[4 * n4:]
-    if len(rest) == 3:
-        h ^= rest[2] << 16
-    if len(rest) >= 2:
-        h ^= rest[1] << 8
-    if len(rest) >= 1:
-        h ^= rest[0]
-        h = (h * m) & mask
-    h ^= h >> 13
-    h = (h * m) & mask
-    h ^= h >> 15
-    return h
-
-path, parts = sys.argv[1], int(sys.argv[2])
-bad = used = 0
-seen = set()
-with open(path) as f:
-    for line in f:
-        p, key, _ = line.rstrip("\n").split("\t", 2)
-        want = (murmur2(key.encode()) & 0x7FFFFFFF) % parts
-        seen.add(int(p))
-        if int(p) != want:
-            bad += 1
-            if bad <= 5:
-                print(f"key {key} on partition {p}, murmur2 says {want}", file=sys.stderr)
-if bad:
-    sys.exit(1)
-if len(seen) != parts:
-    print(f"1000 keys used only partitions {sorted(seen)}", file=sys.stderr)
-    sys.exit(1)
-EOF
+python3 "$(dirname "$0")/murmur2_check.py" "$IT_TMP/out" "$parts" 'cid-[0-9]+' ||
+    it_fail "keys are not on their murmur2 partitions"
 
 it_log "ok: $n keyed messages through $topic, keys on their murmur2 partitions"
