@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #define RP_MS_MIN  (60 * INT64_C(1000))
 #define RP_MS_HOUR (60 * RP_MS_MIN)
@@ -19,12 +20,55 @@
  * (2^(-x) underflows gracefully to 0, never to NaN or infinity).
  */
 
+/*
+ * 2^x, inline. Why not libm's exp2: it is called about ten times per event (decays, windows,
+ * bounds) and the call with its special-case checks costs ~40 instructions; this is ~20, with
+ * the same accuracy class (within 2 ulp of the true value; the unit test checks it against
+ * libm over the whole range used). Method: x = n/32 + r with |r| <= 1/64; 2^x = 2^(n>>5) *
+ * T[n&31] * 2^r, with T[i] = 2^(i/32) correctly rounded and 2^r = e^(r ln2) by its Taylor
+ * polynomial to degree 6 (truncation < 4e-18 relative). Outside [-1000, 1000] (and for NaN)
+ * libm answers, so underflow to subnormals, overflow and NaN behave exactly as exp2's.
+ */
+static inline double rp_exp2(double x)
+{
+    static const double T[32] = {
+        0x1.0000000000000p+0, 0x1.059b0d3158574p+0, 0x1.0b5586cf9890fp+0, 0x1.11301d0125b51p+0,
+        0x1.172b83c7d517bp+0, 0x1.1d4873168b9aap+0, 0x1.2387a6e756238p+0, 0x1.29e9df51fdee1p+0,
+        0x1.306fe0a31b715p+0, 0x1.371a7373aa9cbp+0, 0x1.3dea64c123422p+0, 0x1.44e086061892dp+0,
+        0x1.4bfdad5362a27p+0, 0x1.5342b569d4f82p+0, 0x1.5ab07dd485429p+0, 0x1.6247eb03a5585p+0,
+        0x1.6a09e667f3bcdp+0, 0x1.71f75e8ec5f74p+0, 0x1.7a11473eb0187p+0, 0x1.82589994cce13p+0,
+        0x1.8ace5422aa0dbp+0, 0x1.93737b0cdc5e5p+0, 0x1.9c49182a3f090p+0, 0x1.a5503b23e255dp+0,
+        0x1.ae89f995ad3adp+0, 0x1.b7f76f2fb5e47p+0, 0x1.c199bdd85529cp+0, 0x1.cb720dcef9069p+0,
+        0x1.d5818dcfba487p+0, 0x1.dfc97337b9b5fp+0, 0x1.ea4afa2a490dap+0, 0x1.f50765b6e4540p+0,
+    };
+    if (!(x >= -1000.0 && x <= 1000.0))
+        return exp2(x);
+    const double shift = 0x1.8p52; /* adding it rounds x * 32 to an integer in the low bits */
+    double kd = x * 32.0 + shift;
+    uint64_t ki;
+    memcpy(&ki, &kd, sizeof(ki));
+    kd -= shift;
+    int64_t n = (int64_t)(ki - UINT64_C(0x4338000000000000)); /* round(x * 32) */
+    double r = x - kd * (1.0 / 32.0);                         /* exact: |r| <= 1/64 */
+    double q = r * (0x1.62e42fefa39efp-1 +
+                    r * (0x1.ebfbdff82c58fp-3 +
+                         r * (0x1.c6b08d704a0c0p-5 +
+                              r * (0x1.3b2ab6fba4e77p-7 +
+                                   r * (0x1.5d87fe78a6731p-10 + r * 0x1.430912f86c787p-13)))));
+    double t = T[n & 31];
+    uint64_t tb;
+    memcpy(&tb, &t, sizeof(tb));
+    tb += (uint64_t)(n >> 5) << 52; /* times 2^(n>>5): stays normal for |x| <= 1000 */
+    memcpy(&t, &tb, sizeof(t));
+    return t + t * q;
+}
+
 /** The factor 2^(-dt/h) for dt >= 0 ms (dt <= 0 gives 1: never grow a value backwards). */
 static inline double rp_decay_factor(int64_t dt_ms, int64_t half_life_ms)
 {
     if (dt_ms <= 0)
         return 1.0;
-    return exp2(-(double)dt_ms / (double)half_life_ms);
+    return rp_exp2(-(double)dt_ms / (double)half_life_ms);
 }
 
 /** The value `v` kept as of `clock_ms`, seen at `at_ms` (>= clock_ms; earlier is left as is). */

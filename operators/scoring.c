@@ -97,7 +97,7 @@ eval_inputs(const struct rp_scoring_config *cfg, const struct rp_ctable *t, cons
         part[RP_R_REFUNDS] = cfg->w_refunds * (b->refunds / (b->refunds + b->money));
     if (b && b->neg > 0) {
         double neg = rp_decay_at(b->neg, b->clock_ms, as_of, cfg->half_life_friction_ms);
-        part[RP_R_NEGATIVE_SENTIMENT] = cfg->w_negative_sentiment * (1.0 - exp2(-neg));
+        part[RP_R_NEGATIVE_SENTIMENT] = cfg->w_negative_sentiment * (1.0 - rp_exp2(-neg));
     }
 
     /* conversation friction */
@@ -142,7 +142,8 @@ void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable
             double x = ts / hl < 1.0 ? ts / hl : 1.0;
             double e_up = out->eng_long / (hl * x * 0.5) * hs;
             if (out->eng_short + RP_DROP_PSEUDO < RP_DROP_START * (e_up + RP_DROP_PSEUDO)) {
-                double win_s = hs * (1.0 - exp2(-ts / hs)), win_l = hl * (1.0 - exp2(-ts / hl));
+                double win_s = hs * (1.0 - rp_exp2(-ts / hs)),
+                       win_l = hl * (1.0 - rp_exp2(-ts / hl));
                 /* The usual rate would put `expected` weight in the short window; the ratio is
                  * shrunk towards 1 by RP_DROP_PSEUDO so that a customer with little activity
                  * is not read as a drop when a few light touches happen not to come. */
@@ -315,14 +316,14 @@ static double churn_bound(const struct rp_scoring_config *cfg, const struct rp_c
         if (!bc->have_e) {
             double tenure = (double)(after - (int64_t)c->first_day * RP_MS_DAY);
             double tl = tenure > 0 ? tenure : 0;
-            double win_l = hl * (1.0 - exp2(-tl / hl)), win_s = hs * (1.0 - exp2(-tl / hs));
+            double win_l = hl * (1.0 - rp_exp2(-tl / hl)), win_s = hs * (1.0 - rp_exp2(-tl / hs));
             bc->e_max = win_l > 0 ? s->eng_long / win_l * win_s * (1.0 + 1e-9) : INFINITY;
             bc->have_e = true;
         }
         double e_max = bc->e_max;
         double s_min = 0.0;
         if (until != INT64_MAX)
-            s_min = s->eng_short * exp2(-(double)(until - after) / hs);
+            s_min = s->eng_short * rp_exp2(-(double)(until - after) / hs);
         double ratio_min = (s_min + RP_DROP_PSEUDO) / (e_max + RP_DROP_PSEUDO);
         keep *= 1.0 - cfg->w_engagement_drop *
                           clamp01((RP_DROP_START - ratio_min) / (RP_DROP_START - RP_DROP_FULL));
