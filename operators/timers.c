@@ -1,5 +1,4 @@
 /* timers: an event-time hashed timing wheel of per-customer checks (silence, answer SLA, ...). */
-#define _GNU_SOURCE /* qsort_r */
 #include "timers.h"
 
 #include <assert.h>
@@ -120,13 +119,35 @@ static void migrate(struct rp_timers *tm)
     }
 }
 
-static int cmp_due(const void *a, const void *b, void *table)
+static int key_less(const struct rp_timer_key *a, const struct rp_timer_key *b)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    int64_t dx = rp_ctable_rec(table, x)->due_ms, dy = rp_ctable_rec(table, y)->due_ms;
-    if (dx != dy)
-        return dx < dy ? -1 : 1;
-    return x < y ? -1 : x > y;
+    return a->due_ms != b->due_ms ? a->due_ms < b->due_ms : a->cust < b->cust;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    const struct rp_timer_key *x = a, *y = b;
+    return key_less(x, y) ? -1 : key_less(y, x);
+}
+
+/* Sorts by (due, record index): the order firing must follow (deterministic). The keys carry the
+ * due time, so no comparison reads a record; a slot holds a handful of entries on average, for
+ * which an inline insertion sort beats qsort's calls through a function pointer. */
+static void sort_keys(struct rp_timer_key *k, size_t n)
+{
+    if (n > 32) {
+        qsort(k, n, sizeof(*k), cmp_key);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct rp_timer_key x = k[i];
+        size_t j = i;
+        while (j > 0 && key_less(&x, &k[j - 1])) {
+            k[j] = k[j - 1];
+            j--;
+        }
+        k[j] = x;
+    }
 }
 
 /* Pops every entry of minute m's slot; fires the customers due at or before W. */
@@ -143,25 +164,26 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
             size_t nc = tm->cap_scratch ? tm->cap_scratch : 1024;
             while (nc < n)
                 nc *= 2;
-            uint32_t *s = realloc(tm->scratch, nc * sizeof(*s));
+            struct rp_timer_key *s = realloc(tm->scratch, nc * sizeof(*s));
             if (!s)
                 abort();
             tm->scratch = s;
             tm->cap_scratch = nc;
         }
-        memcpy(tm->scratch, v->a, n * sizeof(uint32_t));
+        for (size_t i = 0; i < n; i++)
+            tm->scratch[i].cust = v->a[i];
         v->n = 0;
         tm->in_slots -= n;
         for (size_t i = 0; i < n; i++) /* scattered records: fetch them all first */
-            __builtin_prefetch(rp_ctable_rec(t, tm->scratch[i]));
+            __builtin_prefetch(rp_ctable_rec(t, tm->scratch[i].cust));
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            uint32_t idx = tm->scratch[i];
+            uint32_t idx = tm->scratch[i].cust;
             struct rp_cust *c = rp_ctable_rec(t, idx);
             if (c->filed_min == (uint32_t)m)
                 c->filed_min = RP_NONE32; /* later entries, if any, are stale: ensure() below */
             if (c->due_ms <= W) {
-                tm->scratch[k++] = idx;
+                tm->scratch[k++] = (struct rp_timer_key){.due_ms = c->due_ms, .cust = idx};
             } else if (minute_of(c->due_ms) <= m) {
                 if (c->due_ms < next_due)
                     next_due = c->due_ms;
@@ -175,13 +197,13 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
             }
         }
         /* Fire in due-time order (ties by record index: deterministic). */
-        qsort_r(tm->scratch, k, sizeof(uint32_t), cmp_due, t);
+        sort_keys(tm->scratch, k);
         for (size_t i = 0; i < k; i++) /* and what firing reads next: the extension links */
-            rp_ctable_prefetch_rec(t, tm->scratch[i], 0);
+            rp_ctable_prefetch_rec(t, tm->scratch[i].cust, 0);
         for (size_t i = 0; i < k; i++) {
-            uint32_t idx = tm->scratch[i];
+            uint32_t idx = tm->scratch[i].cust;
             if (i + 2 < k) /* then the extensions, two firings ahead */
-                rp_ctable_prefetch_rec(t, tm->scratch[i + 2], 1);
+                rp_ctable_prefetch_rec(t, tm->scratch[i + 2].cust, 1);
             /* A customer listed twice fires once: the first firing moved its due on. */
             if (rp_ctable_rec(t, idx)->due_ms <= W)
                 fire(opaque, idx);

@@ -36,6 +36,13 @@ struct rp_timer_far {
     uint32_t minute; /* the minute it is filed for */
 };
 
+/** A popped entry with its due time, sorted by (due, record index) before firing. */
+struct rp_timer_key {
+    int64_t due_ms;
+    uint32_t cust;
+    uint32_t pad_;
+};
+
 struct rp_timers {
     struct rp_timer_vec *slots; /* RP_WHEEL_SLOTS arrays of record indexes */
     struct rp_timer_far *far;   /* entries due beyond the ring */
@@ -47,7 +54,7 @@ struct rp_timers {
     size_t in_slots;
     size_t vec_bytes; /* capacity of the slot arrays, in bytes */
     struct rp_timer_vec deferred;
-    uint32_t *scratch;
+    struct rp_timer_key *scratch; /* the slot being processed, then its due entries sorted */
     size_t cap_scratch;
 };
 
