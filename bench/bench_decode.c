@@ -121,6 +121,54 @@ static void run_msgpack_c(const char *buf, const uint32_t *off, size_t n, int pa
            (unsigned long long)(check % 1000));
 }
 
+/* A stream of concatenated msgpack values (`rapport score` input, bench_pipeline's buffer): how
+ * the stream is cut into events is part of the cost. "frame" finds each value's end with
+ * rp_msgpack_frame and then decodes it (two passes over the bytes); "next" is the one-pass
+ * rp_event_decode_msgpack_next. */
+enum stream_mode { FRAME_THEN_DECODE, ONE_PASS };
+
+static void run_stream(const char *name, enum stream_mode mode, const char *buf, size_t len,
+                       size_t n, int passes)
+{
+    struct rp_event ev;
+    double best = 1e30;
+    uint64_t check = 0;
+    for (int p = 0; p < passes; p++) {
+        double t0 = now_s();
+        size_t pos = 0, got = 0;
+        while (pos < len) {
+            size_t used;
+            enum rp_err e;
+            if (mode == FRAME_THEN_DECODE) {
+                used = rp_msgpack_frame(buf + pos, len - pos);
+                e = used == 0 || used == (size_t)-1
+                        ? RP_ERR_MALFORMED
+                        : rp_event_decode_msgpack(buf + pos, used, &ev, NULL, 0);
+            } else {
+                e = rp_event_decode_msgpack_next(buf + pos, len - pos, &ev, &used, NULL, 0);
+            }
+            if (e != RP_OK) {
+                fprintf(stderr, "%s: event %zu failed to decode\n", name, got);
+                exit(1);
+            }
+            check += (uint64_t)ev.ts_ms + ev.cid.len;
+            pos += used;
+            got++;
+        }
+        double dt = now_s() - t0;
+        if (got != n) {
+            fprintf(stderr, "%s: %zu events, expected %zu\n", name, got, n);
+            exit(1);
+        }
+        if (dt < best)
+            best = dt;
+    }
+    printf("%-8s %10.2f M events/s  %6.1f ns/event  %5.1f bytes/event  %7.1f MB/s  (best of %d, "
+           "check %llu)\n",
+           name, (double)n / best / 1e6, best / (double)n * 1e9, (double)len / (double)n,
+           (double)len / best / 1e6, passes, (unsigned long long)(check % 1000));
+}
+
 /* The brief's example event, only cid and ts varying:
  * {"v":1,"cid":"c0012345","ts":1700000000000,"type":"purchase","value":42.5,"channel":"web"} */
 static void make_example(uint64_t i, uint64_t *rng, struct rp_event *ev)
@@ -164,6 +212,8 @@ static int bench_set(const char *title, void (*make)(uint64_t, uint64_t *, struc
     printf("%s: %zu events, one thread; e.g. %.*s\n", title, n, (int)(jo[1] - jo[0] - 1), js);
     run("msgpack", rp_event_decode_msgpack, mp, mo, n, passes);
     run_msgpack_c(mp, mo, n, passes);
+    run_stream("mp-frame", FRAME_THEN_DECODE, mp, mlen, n, passes);
+    run_stream("mp-next", ONE_PASS, mp, mlen, n, passes);
     run("json", rp_event_decode_json, js, jo, n, passes);
     run("auto-mp", rp_event_decode, mp, mo, n, passes);
     run("auto-js", rp_event_decode, js, jo, n, passes);

@@ -58,41 +58,58 @@ static inline __attribute__((always_inline)) int key_lookup(const char *s, size_
     }
 }
 
-/* Event type dispatch, same scheme (names.c has the canonical table; this is the hot path). */
+/* Event type dispatch: by length (a jump table), then at most four fixed-size compares, which the
+ * compiler turns into one or two word compares each (names.c has the canonical table; this is
+ * the hot path). */
 static inline __attribute__((always_inline)) int type_lookup(const char *s, size_t len)
 {
-    int t = -1;
-    switch (len << 8 | (len ? (unsigned char)s[0] : 0)) {
-#define CASE(n, c, name, e)                                                                        \
-    case (n) << 8 | (c):                                                                           \
-        t = IS(name) ? (e) : -1;                                                                   \
+#define T(name, e)                                                                                 \
+    if (IS(name))                                                                                  \
+        return (e);
+    switch (len) {
+    case 3:
+        T("nps", RP_EV_NPS);
         break;
-        CASE(3, 'n', "nps", RP_EV_NPS)
-        CASE(4, 'v', "view", RP_EV_VIEW)
-        CASE(4, 'l', "like", RP_EV_LIKE)
-        CASE(5, 'c', "click", RP_EV_CLICK)
-        CASE(5, 'l', "login", RP_EV_LOGIN)
-        CASE(5, 'r', "reply", RP_EV_REPLY)
-        CASE(5, 's', "share", RP_EV_SHARE)
-        CASE(6, 's', "signup", RP_EV_SIGNUP)
-        CASE(6, 'a', "answer", RP_EV_ANSWER)
-        CASE(7, 'c', "comment", RP_EV_COMMENT)
-        CASE(7, 'm', "mention", RP_EV_MENTION)
-        CASE(8, 'p', "purchase", RP_EV_PURCHASE)
-        CASE(8, 'q', "question", RP_EV_QUESTION)
-        CASE(8, 'r', "referral", RP_EV_REFERRAL)
-        CASE(9, 'c', "complaint", RP_EV_COMPLAINT)
-        CASE(10, 'e', "email_open", RP_EV_EMAIL_OPEN)
-        CASE(10, 'r', "resolution", RP_EV_RESOLUTION)
-        CASE(11, 'u', "unsubscribe", RP_EV_UNSUBSCRIBE)
-#undef CASE
-    case 6 << 8 | 'r':
-        t = IS("refund") ? RP_EV_REFUND : IS("review") ? RP_EV_REVIEW : -1;
+    case 4:
+        T("view", RP_EV_VIEW);
+        T("like", RP_EV_LIKE);
+        break;
+    case 5:
+        T("click", RP_EV_CLICK);
+        T("login", RP_EV_LOGIN);
+        T("reply", RP_EV_REPLY);
+        T("share", RP_EV_SHARE);
+        break;
+    case 6:
+        T("signup", RP_EV_SIGNUP);
+        T("answer", RP_EV_ANSWER);
+        T("refund", RP_EV_REFUND);
+        T("review", RP_EV_REVIEW);
+        break;
+    case 7:
+        T("comment", RP_EV_COMMENT);
+        T("mention", RP_EV_MENTION);
+        break;
+    case 8:
+        T("purchase", RP_EV_PURCHASE);
+        T("question", RP_EV_QUESTION);
+        T("referral", RP_EV_REFERRAL);
+        break;
+    case 9:
+        T("complaint", RP_EV_COMPLAINT);
+        break;
+    case 10:
+        T("email_open", RP_EV_EMAIL_OPEN);
+        T("resolution", RP_EV_RESOLUTION);
+        break;
+    case 11:
+        T("unsubscribe", RP_EV_UNSUBSCRIBE);
         break;
     default:
         break;
     }
-    return t;
+    return -1;
+#undef T
 #undef IS
 }
 
@@ -437,7 +454,20 @@ static enum rp_err finish(struct dec *d)
 
 static inline void dec_init(struct dec *d, struct rp_event *ev, char *detail, size_t ds, bool json)
 {
-    memset(ev, 0, sizeof *ev);
+    /* Not a memset of the ~400-byte event: only what the contract says is zero when absent (the
+     * numbers and every string length; bytes past a string's length are unspecified). */
+    ev->ts_ms = 0;
+    ev->type = RP_EV_VIEW;
+    ev->present = 0;
+    ev->value = 0;
+    ev->score = 0;
+    ev->sentiment = 0;
+    ev->cid.len = 0;
+    ev->target.len = 0;
+    ev->referrer.len = 0;
+    ev->ref.len = 0;
+    ev->id.len = 0;
+    ev->channel_len = 0;
     d->ev = ev;
     d->detail = detail;
     d->detail_size = ds;
@@ -449,155 +479,277 @@ static inline void dec_init(struct dec *d, struct rp_event *ev, char *detail, si
     d->version = 1;
 }
 
+/* The optional field each type requires (SPEC §1), for the fast end-of-map check. */
+static const uint8_t required_by_type[RP_EV__COUNT] = {
+    [RP_EV_PURCHASE] = RP_F_VALUE, [RP_EV_REFUND] = RP_F_VALUE,   [RP_EV_NPS] = RP_F_SCORE,
+    [RP_EV_REVIEW] = RP_F_SCORE,   [RP_EV_QUESTION] = RP_F_REF,   [RP_EV_REPLY] = RP_F_REF,
+    [RP_EV_COMPLAINT] = RP_F_REF,  [RP_EV_RESOLUTION] = RP_F_REF, [RP_EV_REFERRAL] = RP_F_TARGET,
+    [RP_EV_ANSWER] = RP_F_TARGET,
+};
+
+/* finish() for the common case (no error, everything required there, no score range to check)
+ * without its call; anything else goes through finish(), which says why. */
+static inline enum rp_err finish_fast(struct dec *d)
+{
+    const struct rp_event *ev = d->ev;
+    const unsigned need = required_by_type[ev->type];
+    if (d->err == RP_OK && !d->bad_version && d->have_cid && d->have_ts && d->have_type &&
+        (ev->present & need) == need && need != RP_F_SCORE) {
+        if (d->detail && d->detail_size)
+            d->detail[0] = '\0';
+        return RP_OK;
+    }
+    return finish(d);
+}
+
 /* ---- msgpack ---- */
 
+/* 0x80 in the first 16 bytes, 0 in the next 16: loaded at [16 - n], it masks the high bits of the
+ * first n bytes of a 16-byte word (bytewise, so independent of the byte order). */
+static const uint8_t hi_bits[32] = {
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+};
+
 /*
- * The hot path: the encodings that producers write for the common fields (fixstr ids and names,
- * uint64/uint32 times, fixint/float64 numbers), decoded in place without building an rp_wval or
- * going through set_field. Anything else (including every error) returns false and takes the
- * generic path, which has the same semantics; keeping the two in step is what the unit tests and
- * the fuzz target check.
+ * Fast path for a short string field: a fixstr of min_n..max_n (<= 31) ASCII bytes at `vp`,
+ * copied to `dst` (which has room for at least 16 bytes). Returns the bytes consumed, or 0 when
+ * the encoding is anything else or a check fails (the generic path then decides, with the same
+ * semantics). When 16 bytes can be read at the payload (the usual case in a stream), the copy and
+ * the ASCII check are two fixed 8-byte loads instead of a memcpy call and a loop.
  */
-static inline bool mp_fast_field(struct dec *d, int k, struct rp_mp_cur *c)
+static inline __attribute__((always_inline)) size_t mp_fast_str(const uint8_t *vp,
+                                                                const uint8_t *end, char *dst,
+                                                                uint8_t *dlen, size_t min_n,
+                                                                size_t max_n)
 {
-    const uint8_t *p = c->p;
-    const size_t avail = (size_t)(c->end - p);
-    if (avail == 0)
+    if (vp >= end)
+        return 0;
+    const size_t n = (size_t)*vp - 0xa0; /* huge (wrapped) or >= 32 when not a fixstr */
+    const size_t avail = (size_t)(end - vp);
+    if (n > max_n || n < min_n || avail <= n)
+        return 0;
+    const char *s = (const char *)vp + 1;
+    if (avail > 16 && n <= 16) {
+        uint64_t a, b, ma, mb;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + 8, 8);
+        memcpy(&ma, hi_bits + 16 - n, 8);
+        memcpy(&mb, hi_bits + 24 - n, 8);
+        if (((a & ma) | (b & mb)) != 0)
+            return 0;
+        memcpy(dst, &a, 8);
+        memcpy(dst + 8, &b, 8);
+    } else {
+        if (!rp_ascii(s, n))
+            return 0;
+        memcpy(dst, s, n);
+    }
+    *dlen = (uint8_t)n;
+    return n + 1;
+}
+
+/* float64 at `vp` (0xcb + 8 bytes); false when it is another encoding or truncated. */
+static inline bool mp_fast_f64(const uint8_t *vp, const uint8_t *end, double *x)
+{
+    if (end - vp < 9 || *vp != 0xcb)
         return false;
-    const uint8_t b = p[0];
-    struct rp_event *ev = d->ev;
-    size_t n;
-    const char *s = (const char *)p + 1;
-    switch (k) {
-    case K_V:
-        if (b != 1)
-            return false;
-        c->p = p + 1;
-        break;
-    case K_CID:
-        n = b & 0x1f;
-        if ((b & 0xe0) != 0xa0 || n == 0 || avail <= n || !rp_ascii(s, n))
-            return false;
-        memcpy(ev->cid.bytes, s, n);
-        ev->cid.len = (uint8_t)n;
-        d->have_cid = true;
-        c->p = p + 1 + n;
-        break;
-    case K_TS: {
-        uint64_t u;
-        if (b == 0xcf && avail >= 9)
-            u = rp_mp_be64(p + 1), n = 9;
-        else if (b == 0xce && avail >= 5)
-            u = rp_mp_be32(p + 1), n = 5;
-        else
-            return false;
-        if (u > (uint64_t)RP_TS_MAX)
-            return false;
-        ev->ts_ms = (int64_t)u;
-        d->have_ts = true;
-        c->p = p + n;
-        break;
-    }
-    case K_TYPE: {
-        n = b & 0x1f;
-        if ((b & 0xe0) != 0xa0 || avail <= n)
-            return false;
-        int t = type_lookup(s, n);
-        if (t < 0)
-            return false;
-        ev->type = (enum rp_event_type)t;
-        d->have_type = true;
-        c->p = p + 1 + n;
-        break;
-    }
-    case K_VALUE:
-        if (b <= 0x7f) {
-            ev->value = b;
-            c->p = p + 1;
-        } else if (b == 0xcb && avail >= 9) {
-            uint64_t u = rp_mp_be64(p + 1);
-            double x;
-            memcpy(&x, &u, 8);
-            if (!(x >= 0 && x <= DBL_MAX)) /* negative, NaN, infinite: generic path says why */
-                return false;
-            ev->value = x;
-            c->p = p + 9;
-        } else {
-            return false;
-        }
-        ev->present |= RP_F_VALUE;
-        break;
-    case K_SCORE:
-        if (b > 0x7f)
-            return false;
-        ev->score = b;
-        ev->present |= RP_F_SCORE;
-        c->p = p + 1;
-        break;
-    case K_CHANNEL:
-        n = b & 0x1f;
-        if ((b & 0xe0) != 0xa0 || n > RP_CHANNEL_MAX || avail <= n || !rp_ascii(s, n))
-            return false;
-        memcpy(ev->channel, s, n);
-        ev->channel_len = (uint8_t)n;
-        ev->present |= RP_F_CHANNEL;
-        c->p = p + 1 + n;
-        break;
-    case K_REF:
-        n = b & 0x1f;
-        if ((b & 0xe0) != 0xa0 || n == 0 || avail <= n || !rp_ascii(s, n))
-            return false;
-        memcpy(ev->ref.bytes, s, n);
-        ev->ref.len = (uint8_t)n;
-        ev->present |= RP_F_REF;
-        c->p = p + 1 + n;
-        break;
-    default:
-        return false;
-    }
-    d->seen |= 1u << k;
+    uint64_t u = rp_mp_be64(vp + 1);
+    memcpy(x, &u, 8);
     return true;
 }
 
-enum rp_err rp_event_decode_msgpack(const void *buf, size_t len, struct rp_event *ev, char *detail,
-                                    size_t detail_size)
+/* Outcome of mp_map(). */
+enum mp_outcome {
+    MP_DONE,    /* the map was read to its end (*endp); finish() gives the result */
+    MP_STOPPED, /* decoding stopped before the end of the value: *err and the detail say why */
+};
+
+/*
+ * Decodes the msgpack map at `base` into d->ev, reading no further than `end`, and stops right
+ * after the map (what follows is the caller's business: trailing bytes in a message, the next
+ * value in a stream). Field errors do not stop it (the first is kept in d->err, since a bad `v`
+ * later in the map must still win); what stops it is an error about the value as a whole: not
+ * msgpack or truncated, not a map, nesting too deep, a duplicate key.
+ *
+ * The hot path: one jump on the key's fixstr header byte, a fixed-size compare of the key, and
+ * for the encodings producers write (fixstr ids and names, uint64/uint32 times, fixint/float64
+ * numbers) the value decoded in place, without building an rp_wval or going through set_field.
+ * Anything else (including every error) takes the generic path, which has the same semantics;
+ * keeping the two in step is what the unit tests and the fuzz target check.
+ */
+static inline __attribute__((always_inline)) enum mp_outcome
+mp_map(const uint8_t *base, const uint8_t *end, struct dec *d, const uint8_t **endp,
+       enum rp_err *err)
 {
-    if (len > RP_EVENT_MAX_BYTES)
-        return rp_detail(RP_ERR_TOO_LARGE, detail, detail_size, "message of %zu bytes exceeds %d",
-                         len, RP_EVENT_MAX_BYTES);
-    const uint8_t *base = buf;
-    struct rp_mp_cur c = {base, base + len};
+    struct rp_event *ev = d->ev;
+    char *detail = d->detail;
+    const size_t detail_size = d->detail_size;
+    struct rp_mp_cur c = {base, end};
     struct rp_wval v, key;
-    if (len == 0)
-        return rp_detail(RP_ERR_MALFORMED, detail, detail_size, "empty message");
-    if ((base[0] & 0xf0) == 0x80) { /* fixmap: the usual header, read in place */
-        v.kind = RP_W_MAP;
-        v.n = base[0] & 0x0f;
+    uint64_t n;
+    if (base < end && (base[0] & 0xf0) == 0x80) { /* fixmap: the usual header, read in place */
+        n = base[0] & 0x0f;
         c.p++;
-    } else if (rp_mp_read(&c, &v) != 0) {
-        return rp_detail(RP_ERR_MALFORMED, detail, detail_size,
-                         "not msgpack or truncated at byte 0");
+    } else {
+        if (rp_mp_read(&c, &v) != 0) {
+            *err = rp_detail(RP_ERR_MALFORMED, detail, detail_size,
+                             "not msgpack or truncated at byte 0");
+            return MP_STOPPED;
+        }
+        if (v.kind != RP_W_MAP) {
+            *err = rp_detail(RP_ERR_NOT_A_MAP, detail, detail_size,
+                             "top-level value is a msgpack %s, not a map", kind_name(v.kind));
+            return MP_STOPPED;
+        }
+        n = v.n;
     }
-    if (v.kind != RP_W_MAP)
-        return rp_detail(RP_ERR_NOT_A_MAP, detail, detail_size,
-                         "top-level value is a msgpack %s, not a map", kind_name(v.kind));
-    const uint64_t n = v.n;
-    if (n * 2 > (uint64_t)(c.end - c.p))
-        return rp_detail(RP_ERR_MALFORMED, detail, detail_size,
+    if (n * 2 > (uint64_t)(end - c.p)) {
+        *err = rp_detail(RP_ERR_MALFORMED, detail, detail_size,
                          "map header claims %llu entries but only %zu bytes follow (truncated)",
-                         (unsigned long long)n, (size_t)(c.end - c.p));
-    struct dec d;
-    dec_init(&d, ev, detail, detail_size, false);
+                         (unsigned long long)n, (size_t)(end - c.p));
+        return MP_STOPPED;
+    }
+/* A known key met: a repeat goes the generic way (which reports the duplicate after reading the
+ * value, as it always did). TAKE: the fast encoding took `t` bytes (0: it was not one). */
+#define KNOWN(kk)                                                                                  \
+    k = (kk);                                                                                      \
+    if (d->seen & (1u << k))                                                                       \
+        break;
+#define TAKE(t)                                                                                    \
+    if ((t) != 0) {                                                                                \
+        d->seen |= 1u << k;                                                                        \
+        c.p = vp + (t);                                                                            \
+        goto next;                                                                                 \
+    }
+#define KEY(lit) (memcmp(p + 1, lit, sizeof lit - 1) == 0)
     for (uint64_t i = 0; i < n; i++) {
-        const size_t koff = (size_t)(c.p - base);
+        const uint8_t *p = c.p;
+        const size_t koff = (size_t)(p - base);
         int k = -1, rc = 0;
-        /* Fast path for the usual fixstr key. */
-        if (c.p < c.end && (*c.p & 0xe0) == 0xa0) {
-            size_t kl = *c.p & 0x1f;
-            if ((size_t)(c.end - c.p) <= kl)
+        if (p < end && (*p & 0xe0) == 0xa0) { /* fixstr key */
+            const size_t kl = *p & 0x1f;
+            if ((size_t)(end - p) <= kl)
                 goto truncated;
-            k = key_lookup((const char *)c.p + 1, kl);
-            c.p += 1 + kl;
+            const uint8_t *vp = p + 1 + kl;
+            const uint8_t vb = vp < end ? *vp : 0xc1; /* 0xc1 is never a fast encoding */
+            double x;
+            switch (*p) {
+            case 0xa1:
+                if (p[1] == 'v') {
+                    KNOWN(K_V);
+                    TAKE(vb == 1 ? 1 : 0);
+                }
+                break;
+            case 0xa2:
+                if (KEY("ts")) {
+                    KNOWN(K_TS);
+                    uint64_t u = 0;
+                    size_t t = 0;
+                    if (vb == 0xcf && end - vp >= 9)
+                        u = rp_mp_be64(vp + 1), t = 9;
+                    else if (vb == 0xce && end - vp >= 5)
+                        u = rp_mp_be32(vp + 1), t = 5;
+                    if (t != 0 && u <= (uint64_t)RP_TS_MAX) {
+                        ev->ts_ms = (int64_t)u;
+                        d->have_ts = true;
+                        TAKE(t);
+                    }
+                } else if (KEY("id")) {
+                    KNOWN(K_ID);
+                    size_t t = mp_fast_str(vp, end, ev->id.bytes, &ev->id.len, 0, 31);
+                    ev->present |= t ? RP_F_ID : 0;
+                    TAKE(t);
+                }
+                break;
+            case 0xa3:
+                if (KEY("cid")) {
+                    KNOWN(K_CID);
+                    size_t t = mp_fast_str(vp, end, ev->cid.bytes, &ev->cid.len, 1, 31);
+                    d->have_cid = t != 0;
+                    TAKE(t);
+                } else if (KEY("ref")) {
+                    KNOWN(K_REF);
+                    size_t t = mp_fast_str(vp, end, ev->ref.bytes, &ev->ref.len, 1, 31);
+                    ev->present |= t ? RP_F_REF : 0;
+                    TAKE(t);
+                }
+                break;
+            case 0xa4:
+                if (KEY("type")) {
+                    KNOWN(K_TYPE);
+                    const size_t tl = (size_t)vb - 0xa0; /* >= 32 when not a fixstr */
+                    int t = tl < 32 && (size_t)(end - vp) > tl
+                                ? type_lookup((const char *)vp + 1, tl)
+                                : -1;
+                    if (t >= 0) {
+                        ev->type = (enum rp_event_type)t;
+                        d->have_type = true;
+                        TAKE(tl + 1);
+                    }
+                }
+                break;
+            case 0xa5:
+                if (KEY("value")) {
+                    KNOWN(K_VALUE);
+                    if (vb <= 0x7f) {
+                        ev->value = vb;
+                        ev->present |= RP_F_VALUE;
+                        TAKE(1);
+                    }
+                    /* negative, NaN, inf: the generic path says why */
+                    if (mp_fast_f64(vp, end, &x) && x >= 0 && x <= DBL_MAX) {
+                        ev->value = x;
+                        ev->present |= RP_F_VALUE;
+                        TAKE(9);
+                    }
+                } else if (KEY("score")) {
+                    KNOWN(K_SCORE);
+                    if (vb <= 0x7f) {
+                        ev->score = vb;
+                        ev->present |= RP_F_SCORE;
+                        TAKE(1);
+                    }
+                }
+                break;
+            case 0xa6:
+                if (KEY("target")) {
+                    KNOWN(K_TARGET);
+                    size_t t = mp_fast_str(vp, end, ev->target.bytes, &ev->target.len, 1, 31);
+                    ev->present |= t ? RP_F_TARGET : 0;
+                    TAKE(t);
+                }
+                break;
+            case 0xa7:
+                if (KEY("channel")) {
+                    KNOWN(K_CHANNEL);
+                    size_t t =
+                        mp_fast_str(vp, end, ev->channel, &ev->channel_len, 0, RP_CHANNEL_MAX);
+                    ev->present |= t ? RP_F_CHANNEL : 0;
+                    TAKE(t);
+                }
+                break;
+            case 0xa8:
+                if (KEY("referrer")) {
+                    KNOWN(K_REFERRER);
+                    size_t t = mp_fast_str(vp, end, ev->referrer.bytes, &ev->referrer.len, 1, 31);
+                    ev->present |= t ? RP_F_REFERRER : 0;
+                    TAKE(t);
+                }
+                break;
+            case 0xa9:
+                if (KEY("sentiment")) {
+                    KNOWN(K_SENTIMENT);
+                    if (mp_fast_f64(vp, end, &x) && x >= -1.0 && x <= 1.0) {
+                        ev->sentiment = x;
+                        ev->present |= RP_F_SENTIMENT;
+                        TAKE(9);
+                    }
+                }
+                break;
+            default:
+                break;
+            }
+            c.p = vp;
         } else {
             if (rp_mp_read(&c, &key) != 0)
                 goto truncated;
@@ -608,8 +760,6 @@ enum rp_err rp_event_decode_msgpack(const void *buf, size_t len, struct rp_event
             if (rc != 0)
                 goto skip_failed;
         }
-        if (k >= 0 && !(d.seen & (1u << k)) && mp_fast_field(&d, k, &c))
-            continue;
         if (rp_mp_read(&c, &v) != 0)
             goto truncated;
         if (v.kind == RP_W_MAP || v.kind == RP_W_ARRAY) {
@@ -617,23 +767,88 @@ enum rp_err rp_event_decode_msgpack(const void *buf, size_t len, struct rp_event
             if (rc != 0)
                 goto skip_failed;
         }
-        if (k >= 0 && known_key(&d, k, &v, koff) != 0)
-            return RP_ERR_MALFORMED;
+        if (k >= 0 && known_key(d, k, &v, koff) != 0) {
+            *err = RP_ERR_MALFORMED;
+            return MP_STOPPED;
+        }
+    next:
         continue;
     skip_failed:
-        if (rc == -2)
-            return rp_detail(RP_ERR_TOO_LARGE, detail, detail_size,
+        if (rc == -2) {
+            *err = rp_detail(RP_ERR_TOO_LARGE, detail, detail_size,
                              "value nested deeper than %d levels (entry at byte %zu)",
                              RP_EVENT_MAX_DEPTH, koff);
+            return MP_STOPPED;
+        }
     truncated:
-        return rp_detail(RP_ERR_MALFORMED, detail, detail_size,
+        *err = rp_detail(RP_ERR_MALFORMED, detail, detail_size,
                          "truncated or invalid msgpack in map entry %llu (at byte %zu)",
                          (unsigned long long)i, koff);
+        return MP_STOPPED;
     }
-    if (c.p != c.end)
+#undef KEY
+#undef KNOWN
+#undef TAKE
+    *endp = c.p;
+    return MP_DONE;
+}
+
+enum rp_err rp_event_decode_msgpack(const void *buf, size_t len, struct rp_event *ev, char *detail,
+                                    size_t detail_size)
+{
+    if (len > RP_EVENT_MAX_BYTES)
+        return rp_detail(RP_ERR_TOO_LARGE, detail, detail_size, "message of %zu bytes exceeds %d",
+                         len, RP_EVENT_MAX_BYTES);
+    if (len == 0)
+        return rp_detail(RP_ERR_MALFORMED, detail, detail_size, "empty message");
+    const uint8_t *base = buf, *endp;
+    struct dec d;
+    enum rp_err e;
+    dec_init(&d, ev, detail, detail_size, false);
+    if (mp_map(base, base + len, &d, &endp, &e) != MP_DONE)
+        return e;
+    if (endp != base + len)
         return rp_detail(RP_ERR_MALFORMED, detail, detail_size, "%zu trailing bytes after the map",
-                         (size_t)(c.end - c.p));
-    return finish(&d);
+                         (size_t)(base + len - endp));
+    return finish_fast(&d);
+}
+
+/* The stream decode's slow path, taken whenever mp_map() stopped before the end of the value:
+ * frame the value, then decode exactly those bytes, so that every outcome is by construction
+ * that of rp_msgpack_frame + rp_event_decode_msgpack (errors are rare: the cost is no matter). */
+static __attribute__((noinline, cold)) enum rp_err next_slow(const void *buf, size_t len,
+                                                             struct rp_event *ev, size_t *consumed,
+                                                             char *detail, size_t detail_size)
+{
+    const size_t f = rp_msgpack_frame(buf, len);
+    *consumed = f;
+    if (f == 0)
+        return rp_detail(RP_ERR_MALFORMED, detail, detail_size,
+                         "truncated msgpack value (%zu bytes so far): read more", len);
+    if (f == (size_t)-1)
+        return rp_detail(RP_ERR_MALFORMED, detail, detail_size,
+                         "not a msgpack value (0xc1 where a value starts): no next value can be "
+                         "found");
+    return rp_event_decode_msgpack(buf, f, ev, detail, detail_size);
+}
+
+enum rp_err rp_event_decode_msgpack_next(const void *buf, size_t len, struct rp_event *ev,
+                                         size_t *consumed, char *detail, size_t detail_size)
+{
+    const uint8_t *base = buf, *endp;
+    struct dec d;
+    enum rp_err e;
+    dec_init(&d, ev, detail, detail_size, false);
+    if (mp_map(base, base + len, &d, &endp, &e) != MP_DONE)
+        return next_slow(buf, len, ev, consumed, detail, detail_size);
+    /* A value read to its end is exactly what rp_msgpack_frame would have framed: the decoder
+     * reads every value start the framer reads, and both size values with rp_mp_read. */
+    const size_t size = (size_t)(endp - base);
+    *consumed = size;
+    if (size > RP_EVENT_MAX_BYTES)
+        return rp_detail(RP_ERR_TOO_LARGE, detail, detail_size, "message of %zu bytes exceeds %d",
+                         size, RP_EVENT_MAX_BYTES);
+    return finish_fast(&d);
 }
 
 /* ---- JSON ---- */

@@ -78,7 +78,9 @@ struct rp_ref {
 
 /**
  * A decoded, validated event. Self-contained: every string is copied in, so it stays valid after
- * the message buffer is released. Fields whose bit is not in `present` are zero.
+ * the message buffer is released. Fields whose bit is not in `present` are zero (numbers are 0,
+ * strings have len 0). Bytes of a string past its `len` are unspecified: the decoders do not
+ * clear them (the whole struct is ~400 bytes; clearing it cost more than decoding a field).
  */
 struct rp_event {
     int64_t ts_ms; /* event time, ms since the Unix epoch, 0..RP_TS_MAX */
@@ -172,6 +174,34 @@ size_t rp_event_encode_json(const struct rp_event *ev, char *out, size_t cap);
  * (read more), or (size_t)-1 when the bytes cannot start a valid value. Never recurses.
  */
 size_t rp_msgpack_frame(const void *buf, size_t len);
+
+/**
+ * One-pass decode of a stream of concatenated msgpack values (`rapport score` input): decodes
+ * and validates the first value of [buf, buf+len) and says in `*consumed` how far it reaches,
+ * without framing it first. The outcome is by contract exactly that of
+ *
+ *     f = rp_msgpack_frame(buf, len);  then, when f is a size,
+ *     rp_event_decode_msgpack(buf, f, ev, detail, detail_size)
+ *
+ * for every input (same code, same detail text, same fields on RP_OK; `*ev` is unspecified
+ * after an error, as with rp_event_decode_msgpack):
+ * - `*consumed` is always set to what rp_msgpack_frame(buf, len) returns:
+ *   - a size n >= 1: the first n bytes are one complete msgpack value; the return value is
+ *     RP_OK with `*ev` filled, or its dead-letter code (and detail). Either way the next value
+ *     starts at buf + n: a value that frames but fails validation (not a map, too deep, over
+ *     RP_EVENT_MAX_BYTES, a bad field, ...) is skipped whole.
+ *   - 0: `buf` holds only a prefix of a value (len == 0 included): read more and call again
+ *     with the prefix still at the front. Returns RP_ERR_MALFORMED ("truncated"), which is the
+ *     value's fate only if the input ends there.
+ *   - (size_t)-1: the bytes cannot be a msgpack value (0xc1 where a value starts, at any
+ *     depth): no boundary to the next value can be found. Returns RP_ERR_MALFORMED.
+ * - `buf` may hold any number of bytes after the first value: they change neither the outcome
+ *   nor the cost (a few of them may be loaded as part of a word, never past buf+len).
+ * Same guarantees as rp_event_decode_msgpack: never allocates, never recurses, reads only
+ * within [buf, buf+len), thread-safe. `consumed` must not be NULL.
+ */
+enum rp_err rp_event_decode_msgpack_next(const void *buf, size_t len, struct rp_event *ev,
+                                         size_t *consumed, char *detail, size_t detail_size);
 
 /** Sets a cid from a C string; returns RP_OK, or RP_ERR_TOO_LARGE / RP_ERR_OUT_OF_RANGE. */
 enum rp_err rp_cid_set(struct rp_cid *cid, const char *s);
