@@ -452,10 +452,10 @@ static enum rp_err finish(struct dec *d)
     return RP_OK;
 }
 
-static inline void dec_init(struct dec *d, struct rp_event *ev, char *detail, size_t ds, bool json)
+/* Not a memset of the ~400-byte event: only what the contract says is zero when absent (the
+ * numbers and every string length; bytes past a string's length are unspecified). */
+static inline void ev_clear(struct rp_event *ev)
 {
-    /* Not a memset of the ~400-byte event: only what the contract says is zero when absent (the
-     * numbers and every string length; bytes past a string's length are unspecified). */
     ev->ts_ms = 0;
     ev->type = RP_EV_VIEW;
     ev->present = 0;
@@ -468,6 +468,11 @@ static inline void dec_init(struct dec *d, struct rp_event *ev, char *detail, si
     ev->ref.len = 0;
     ev->id.len = 0;
     ev->channel_len = 0;
+}
+
+static inline void dec_state_init(struct dec *d, struct rp_event *ev, char *detail, size_t ds,
+                                  bool json)
+{
     d->ev = ev;
     d->detail = detail;
     d->detail_size = ds;
@@ -479,27 +484,10 @@ static inline void dec_init(struct dec *d, struct rp_event *ev, char *detail, si
     d->version = 1;
 }
 
-/* The optional field each type requires (SPEC §1), for the fast end-of-map check. */
-static const uint8_t required_by_type[RP_EV__COUNT] = {
-    [RP_EV_PURCHASE] = RP_F_VALUE, [RP_EV_REFUND] = RP_F_VALUE,   [RP_EV_NPS] = RP_F_SCORE,
-    [RP_EV_REVIEW] = RP_F_SCORE,   [RP_EV_QUESTION] = RP_F_REF,   [RP_EV_REPLY] = RP_F_REF,
-    [RP_EV_COMPLAINT] = RP_F_REF,  [RP_EV_RESOLUTION] = RP_F_REF, [RP_EV_REFERRAL] = RP_F_TARGET,
-    [RP_EV_ANSWER] = RP_F_TARGET,
-};
-
-/* finish() for the common case (no error, everything required there, no score range to check)
- * without its call; anything else goes through finish(), which says why. */
-static inline enum rp_err finish_fast(struct dec *d)
+static inline void dec_init(struct dec *d, struct rp_event *ev, char *detail, size_t ds, bool json)
 {
-    const struct rp_event *ev = d->ev;
-    const unsigned need = required_by_type[ev->type];
-    if (d->err == RP_OK && !d->bad_version && d->have_cid && d->have_ts && d->have_type &&
-        (ev->present & need) == need && need != RP_F_SCORE) {
-        if (d->detail && d->detail_size)
-            d->detail[0] = '\0';
-        return RP_OK;
-    }
-    return finish(d);
+    ev_clear(ev);
+    dec_state_init(d, ev, detail, ds, json);
 }
 
 /* ---- msgpack ---- */
@@ -511,25 +499,23 @@ static const uint8_t hi_bits[32] = {
 };
 
 /*
- * Fast path for a short string field: a fixstr of min_n..max_n (<= 31) ASCII bytes at `vp`,
- * copied to `dst` (which has room for at least 16 bytes). Returns the bytes consumed, or 0 when
- * the encoding is anything else or a check fails (the generic path then decides, with the same
- * semantics). When 16 bytes can be read at the payload (the usual case in a stream), the copy and
- * the ASCII check are two fixed 8-byte loads instead of a memcpy call and a loop.
+ * Fast path for a short string field: a fixstr of min_n..max_n (<= 31) ASCII bytes at `vp`
+ * (`vb` = *vp, already read), copied to `dst` (room for at least 16 bytes). Returns the bytes
+ * consumed, or 0 when the encoding is anything else or a check fails (the generic path then
+ * decides, with the same semantics). When 16 bytes can be read at the payload (the usual case in
+ * a stream), the copy and the ASCII check are two fixed 8-byte loads instead of a memcpy call and
+ * a loop.
  */
-static inline __attribute__((always_inline)) size_t mp_fast_str(const uint8_t *vp,
+static inline __attribute__((always_inline)) size_t mp_fast_str(const uint8_t *vp, uint8_t vb,
                                                                 const uint8_t *end, char *dst,
                                                                 uint8_t *dlen, size_t min_n,
                                                                 size_t max_n)
 {
-    if (vp >= end)
-        return 0;
-    const size_t n = (size_t)*vp - 0xa0; /* huge (wrapped) or >= 32 when not a fixstr */
-    const size_t avail = (size_t)(end - vp);
-    if (n > max_n || n < min_n || avail <= n)
+    const size_t n = (size_t)vb - 0xa0; /* wraps to huge when not a fixstr */
+    if (n - min_n > max_n - min_n)      /* one unsigned compare for min_n <= n <= max_n */
         return 0;
     const char *s = (const char *)vp + 1;
-    if (avail > 16 && n <= 16) {
+    if (n <= 16 && end - vp > 16) {
         uint64_t a, b, ma, mb;
         memcpy(&a, s, 8);
         memcpy(&b, s + 8, 8);
@@ -540,7 +526,7 @@ static inline __attribute__((always_inline)) size_t mp_fast_str(const uint8_t *v
         memcpy(dst, &a, 8);
         memcpy(dst + 8, &b, 8);
     } else {
-        if (!rp_ascii(s, n))
+        if ((size_t)(end - vp) <= n || !rp_ascii(s, n))
             return 0;
         memcpy(dst, s, n);
     }
@@ -558,39 +544,86 @@ static inline bool mp_fast_f64(const uint8_t *vp, const uint8_t *end, double *x)
     return true;
 }
 
+/*
+ * One map entry the generic way (the fast path did not take it): key, value (containers
+ * skipped), duplicate detection, set_field. Returns 0, or -1 when decoding must stop (*err and
+ * the detail set). Out of line: the hot loop keeps its state in registers.
+ */
+static __attribute__((noinline)) int mp_entry_slow(struct dec *d, struct rp_mp_cur *c, uint64_t i,
+                                                   size_t koff, enum rp_err *err)
+{
+    struct rp_wval v, key;
+    int k = -1, rc = 0;
+    if (rp_mp_read(c, &key) != 0)
+        goto truncated;
+    if (key.kind == RP_W_STR)
+        k = key_lookup(key.s, key.len);
+    else if (key.kind == RP_W_MAP || key.kind == RP_W_ARRAY)
+        rc = rp_mp_skip_children(c, &key, 2, RP_EVENT_MAX_DEPTH);
+    if (rc != 0)
+        goto skip_failed;
+    if (rp_mp_read(c, &v) != 0)
+        goto truncated;
+    if (v.kind == RP_W_MAP || v.kind == RP_W_ARRAY) {
+        rc = rp_mp_skip_children(c, &v, 2, RP_EVENT_MAX_DEPTH);
+        if (rc != 0)
+            goto skip_failed;
+    }
+    if (k >= 0 && known_key(d, k, &v, koff) != 0) {
+        *err = RP_ERR_MALFORMED;
+        return -1;
+    }
+    return 0;
+skip_failed:
+    if (rc == -2) {
+        *err = rp_detail(RP_ERR_TOO_LARGE, d->detail, d->detail_size,
+                         "value nested deeper than %d levels (entry at byte %zu)",
+                         RP_EVENT_MAX_DEPTH, koff);
+        return -1;
+    }
+truncated:
+    *err = rp_detail(RP_ERR_MALFORMED, d->detail, d->detail_size,
+                     "truncated or invalid msgpack in map entry %llu (at byte %zu)",
+                     (unsigned long long)i, koff);
+    return -1;
+}
+
 /* Outcome of mp_map(). */
 enum mp_outcome {
-    MP_DONE,    /* the map was read to its end (*endp); finish() gives the result */
+    MP_CLEAN,   /* read to its end, every entry by the fast path: `d` is untouched */
+    MP_DONE,    /* read to its end, some entries the generic way: `d` holds their state */
     MP_STOPPED, /* decoding stopped before the end of the value: *err and the detail say why */
 };
 
 /*
- * Decodes the msgpack map at `base` into d->ev, reading no further than `end`, and stops right
- * after the map (what follows is the caller's business: trailing bytes in a message, the next
- * value in a stream). Field errors do not stop it (the first is kept in d->err, since a bad `v`
- * later in the map must still win); what stops it is an error about the value as a whole: not
- * msgpack or truncated, not a map, nesting too deep, a duplicate key.
+ * Decodes the msgpack map at `base` into `ev` (cleared by the caller), reading no further than
+ * `end`, and stops right after the map (what follows is the caller's business: trailing bytes in
+ * a message, the next value in a stream). Field errors do not stop it (the first is kept in
+ * d->err, since a bad `v` later in the map must still win); what stops it is an error about the
+ * value as a whole: not msgpack or truncated, not a map, nesting too deep, a duplicate key.
+ * `*fast` gets the known keys the fast path took (their fields are set and valid).
  *
- * The hot path: one jump on the key's fixstr header byte, a fixed-size compare of the key, and
- * for the encodings producers write (fixstr ids and names, uint64/uint32 times, fixint/float64
- * numbers) the value decoded in place, without building an rp_wval or going through set_field.
- * Anything else (including every error) takes the generic path, which has the same semantics;
- * keeping the two in step is what the unit tests and the fuzz target check.
+ * The hot path: one jump on the key's header byte (fixstr of length 1..9), a fixed-size compare
+ * of the key, and for the encodings producers write (fixstr ids and names, uint64/uint32 times,
+ * fixint/float64 numbers) the value decoded in place, without building an rp_wval or going
+ * through set_field; its state (cursor, keys seen, present bits) lives in registers, and `d` is
+ * set up only if an entry needs the generic path. Anything else (including every error) takes
+ * the generic path from the key on, which has the same semantics; keeping the two in step is
+ * what the unit tests and the fuzz target check.
  */
 static inline __attribute__((always_inline)) enum mp_outcome
-mp_map(const uint8_t *base, const uint8_t *end, struct dec *d, const uint8_t **endp,
-       enum rp_err *err)
+mp_map(const uint8_t *base, const uint8_t *end, struct rp_event *ev, char *detail,
+       size_t detail_size, struct dec *d, const uint8_t **endp, enum rp_err *err,
+       uint32_t *fast_out)
 {
-    struct rp_event *ev = d->ev;
-    char *detail = d->detail;
-    const size_t detail_size = d->detail_size;
-    struct rp_mp_cur c = {base, end};
-    struct rp_wval v, key;
+    const uint8_t *p = base;
     uint64_t n;
     if (base < end && (base[0] & 0xf0) == 0x80) { /* fixmap: the usual header, read in place */
         n = base[0] & 0x0f;
-        c.p++;
+        p++;
     } else {
+        struct rp_mp_cur c = {base, end};
+        struct rp_wval v;
         if (rp_mp_read(&c, &v) != 0) {
             *err = rp_detail(RP_ERR_MALFORMED, detail, detail_size,
                              "not msgpack or truncated at byte 0");
@@ -602,195 +635,231 @@ mp_map(const uint8_t *base, const uint8_t *end, struct dec *d, const uint8_t **e
             return MP_STOPPED;
         }
         n = v.n;
+        p = c.p;
     }
-    if (n * 2 > (uint64_t)(end - c.p)) {
+    if (n * 2 > (uint64_t)(end - p)) {
         *err = rp_detail(RP_ERR_MALFORMED, detail, detail_size,
                          "map header claims %llu entries but only %zu bytes follow (truncated)",
-                         (unsigned long long)n, (size_t)(end - c.p));
+                         (unsigned long long)n, (size_t)(end - p));
         return MP_STOPPED;
     }
-/* A known key met: a repeat goes the generic way (which reports the duplicate after reading the
- * value, as it always did). TAKE: the fast encoding took `t` bytes (0: it was not one). */
+    uint32_t seen = 0;    /* every known key met (d->seen while in the generic path) */
+    uint32_t fast = 0;    /* known keys the fast path took */
+    uint32_t present = 0; /* RP_F_* bits set by the fast path */
+    bool slow = false;    /* `d` is set up: some entry went the generic way */
+/* ROOM: the key of `kl` bytes and the first byte of its value are there (else: generic).
+ * KNOWN: a known key met; a repeat goes the generic way, which reports the duplicate after
+ * reading the value, as it always did. TAKE: the fast encoding took `t` bytes. Leaving the
+ * switch (break) means: this entry goes the generic way, from its key. */
+#define ROOM(kl)                                                                                   \
+    if (avail < (kl) + 2)                                                                          \
+        break;                                                                                     \
+    vp = p + 1 + (kl);                                                                             \
+    vb = *vp;
 #define KNOWN(kk)                                                                                  \
-    k = (kk);                                                                                      \
-    if (d->seen & (1u << k))                                                                       \
+    if (seen & (1u << (kk)))                                                                       \
         break;
-#define TAKE(t)                                                                                    \
-    if ((t) != 0) {                                                                                \
-        d->seen |= 1u << k;                                                                        \
-        c.p = vp + (t);                                                                            \
-        goto next;                                                                                 \
+#define TAKE(kk, t)                                                                                \
+    {                                                                                              \
+        seen |= 1u << (kk);                                                                        \
+        fast |= 1u << (kk);                                                                        \
+        p = vp + (t);                                                                              \
+        continue;                                                                                  \
     }
 #define KEY(lit) (memcmp(p + 1, lit, sizeof lit - 1) == 0)
     for (uint64_t i = 0; i < n; i++) {
-        const uint8_t *p = c.p;
-        const size_t koff = (size_t)(p - base);
-        int k = -1, rc = 0;
-        if (p < end && (*p & 0xe0) == 0xa0) { /* fixstr key */
-            const size_t kl = *p & 0x1f;
-            if ((size_t)(end - p) <= kl)
-                goto truncated;
-            const uint8_t *vp = p + 1 + kl;
-            const uint8_t vb = vp < end ? *vp : 0xc1; /* 0xc1 is never a fast encoding */
-            double x;
-            switch (*p) {
-            case 0xa1:
-                if (p[1] == 'v') {
-                    KNOWN(K_V);
-                    TAKE(vb == 1 ? 1 : 0);
-                }
-                break;
-            case 0xa2:
-                if (KEY("ts")) {
-                    KNOWN(K_TS);
-                    uint64_t u = 0;
-                    size_t t = 0;
-                    if (vb == 0xcf && end - vp >= 9)
-                        u = rp_mp_be64(vp + 1), t = 9;
-                    else if (vb == 0xce && end - vp >= 5)
-                        u = rp_mp_be32(vp + 1), t = 5;
-                    if (t != 0 && u <= (uint64_t)RP_TS_MAX) {
-                        ev->ts_ms = (int64_t)u;
-                        d->have_ts = true;
-                        TAKE(t);
-                    }
-                } else if (KEY("id")) {
-                    KNOWN(K_ID);
-                    size_t t = mp_fast_str(vp, end, ev->id.bytes, &ev->id.len, 0, 31);
-                    ev->present |= t ? RP_F_ID : 0;
-                    TAKE(t);
-                }
-                break;
-            case 0xa3:
-                if (KEY("cid")) {
-                    KNOWN(K_CID);
-                    size_t t = mp_fast_str(vp, end, ev->cid.bytes, &ev->cid.len, 1, 31);
-                    d->have_cid = t != 0;
-                    TAKE(t);
-                } else if (KEY("ref")) {
-                    KNOWN(K_REF);
-                    size_t t = mp_fast_str(vp, end, ev->ref.bytes, &ev->ref.len, 1, 31);
-                    ev->present |= t ? RP_F_REF : 0;
-                    TAKE(t);
-                }
-                break;
-            case 0xa4:
-                if (KEY("type")) {
-                    KNOWN(K_TYPE);
-                    const size_t tl = (size_t)vb - 0xa0; /* >= 32 when not a fixstr */
-                    int t = tl < 32 && (size_t)(end - vp) > tl
-                                ? type_lookup((const char *)vp + 1, tl)
-                                : -1;
-                    if (t >= 0) {
-                        ev->type = (enum rp_event_type)t;
-                        d->have_type = true;
-                        TAKE(tl + 1);
-                    }
-                }
-                break;
-            case 0xa5:
-                if (KEY("value")) {
-                    KNOWN(K_VALUE);
-                    if (vb <= 0x7f) {
-                        ev->value = vb;
-                        ev->present |= RP_F_VALUE;
-                        TAKE(1);
-                    }
-                    /* negative, NaN, inf: the generic path says why */
-                    if (mp_fast_f64(vp, end, &x) && x >= 0 && x <= DBL_MAX) {
-                        ev->value = x;
-                        ev->present |= RP_F_VALUE;
-                        TAKE(9);
-                    }
-                } else if (KEY("score")) {
-                    KNOWN(K_SCORE);
-                    if (vb <= 0x7f) {
-                        ev->score = vb;
-                        ev->present |= RP_F_SCORE;
-                        TAKE(1);
-                    }
-                }
-                break;
-            case 0xa6:
-                if (KEY("target")) {
-                    KNOWN(K_TARGET);
-                    size_t t = mp_fast_str(vp, end, ev->target.bytes, &ev->target.len, 1, 31);
-                    ev->present |= t ? RP_F_TARGET : 0;
-                    TAKE(t);
-                }
-                break;
-            case 0xa7:
-                if (KEY("channel")) {
-                    KNOWN(K_CHANNEL);
-                    size_t t =
-                        mp_fast_str(vp, end, ev->channel, &ev->channel_len, 0, RP_CHANNEL_MAX);
-                    ev->present |= t ? RP_F_CHANNEL : 0;
-                    TAKE(t);
-                }
-                break;
-            case 0xa8:
-                if (KEY("referrer")) {
-                    KNOWN(K_REFERRER);
-                    size_t t = mp_fast_str(vp, end, ev->referrer.bytes, &ev->referrer.len, 1, 31);
-                    ev->present |= t ? RP_F_REFERRER : 0;
-                    TAKE(t);
-                }
-                break;
-            case 0xa9:
-                if (KEY("sentiment")) {
-                    KNOWN(K_SENTIMENT);
-                    if (mp_fast_f64(vp, end, &x) && x >= -1.0 && x <= 1.0) {
-                        ev->sentiment = x;
-                        ev->present |= RP_F_SENTIMENT;
-                        TAKE(9);
-                    }
-                }
-                break;
-            default:
-                break;
+        const size_t avail = (size_t)(end - p);
+        const uint8_t *vp;
+        uint8_t vb;
+        double x;
+        size_t t;
+        switch (avail ? *p : 0xc1) {
+        case 0xa1:
+            ROOM(1);
+            if (p[1] == 'v') {
+                KNOWN(K_V);
+                if (vb == 1)
+                    TAKE(K_V, 1);
             }
-            c.p = vp;
-        } else {
-            if (rp_mp_read(&c, &key) != 0)
-                goto truncated;
-            if (key.kind == RP_W_STR)
-                k = key_lookup(key.s, key.len);
-            else if (key.kind == RP_W_MAP || key.kind == RP_W_ARRAY)
-                rc = rp_mp_skip_children(&c, &key, 2, RP_EVENT_MAX_DEPTH);
-            if (rc != 0)
-                goto skip_failed;
+            break;
+        case 0xa2:
+            ROOM(2);
+            if (KEY("ts")) {
+                KNOWN(K_TS);
+                uint64_t u;
+                if (vb == 0xcf && end - vp >= 9)
+                    u = rp_mp_be64(vp + 1), t = 9;
+                else if (vb == 0xce && end - vp >= 5)
+                    u = rp_mp_be32(vp + 1), t = 5;
+                else
+                    break;
+                if (u <= (uint64_t)RP_TS_MAX) {
+                    ev->ts_ms = (int64_t)u;
+                    TAKE(K_TS, t);
+                }
+            } else if (KEY("id")) {
+                KNOWN(K_ID);
+                if ((t = mp_fast_str(vp, vb, end, ev->id.bytes, &ev->id.len, 0, 31)) != 0) {
+                    present |= RP_F_ID;
+                    TAKE(K_ID, t);
+                }
+            }
+            break;
+        case 0xa3:
+            ROOM(3);
+            if (KEY("cid")) {
+                KNOWN(K_CID);
+                if ((t = mp_fast_str(vp, vb, end, ev->cid.bytes, &ev->cid.len, 1, 31)) != 0)
+                    TAKE(K_CID, t);
+            } else if (KEY("ref")) {
+                KNOWN(K_REF);
+                if ((t = mp_fast_str(vp, vb, end, ev->ref.bytes, &ev->ref.len, 1, 31)) != 0) {
+                    present |= RP_F_REF;
+                    TAKE(K_REF, t);
+                }
+            }
+            break;
+        case 0xa4:
+            ROOM(4);
+            if (KEY("type")) {
+                KNOWN(K_TYPE);
+                t = (size_t)vb - 0xa0; /* the name's length; >= 32 when not a fixstr */
+                if (t < 32 && (size_t)(end - vp) > t) {
+                    int ty = type_lookup((const char *)vp + 1, t);
+                    if (ty >= 0) {
+                        ev->type = (enum rp_event_type)ty;
+                        TAKE(K_TYPE, t + 1);
+                    }
+                }
+            }
+            break;
+        case 0xa5:
+            ROOM(5);
+            if (KEY("value")) {
+                KNOWN(K_VALUE);
+                if (vb <= 0x7f) {
+                    ev->value = vb;
+                    present |= RP_F_VALUE;
+                    TAKE(K_VALUE, 1);
+                }
+                /* negative, NaN, inf: the generic path says why */
+                if (mp_fast_f64(vp, end, &x) && x >= 0 && x <= DBL_MAX) {
+                    ev->value = x;
+                    present |= RP_F_VALUE;
+                    TAKE(K_VALUE, 9);
+                }
+            } else if (KEY("score")) {
+                KNOWN(K_SCORE);
+                if (vb <= 0x7f) {
+                    ev->score = vb;
+                    present |= RP_F_SCORE;
+                    TAKE(K_SCORE, 1);
+                }
+            }
+            break;
+        case 0xa6:
+            ROOM(6);
+            if (KEY("target")) {
+                KNOWN(K_TARGET);
+                if ((t = mp_fast_str(vp, vb, end, ev->target.bytes, &ev->target.len, 1, 31)) != 0) {
+                    present |= RP_F_TARGET;
+                    TAKE(K_TARGET, t);
+                }
+            }
+            break;
+        case 0xa7:
+            ROOM(7);
+            if (KEY("channel")) {
+                KNOWN(K_CHANNEL);
+                if ((t = mp_fast_str(vp, vb, end, ev->channel, &ev->channel_len, 0,
+                                     RP_CHANNEL_MAX)) != 0) {
+                    present |= RP_F_CHANNEL;
+                    TAKE(K_CHANNEL, t);
+                }
+            }
+            break;
+        case 0xa8:
+            ROOM(8);
+            if (KEY("referrer")) {
+                KNOWN(K_REFERRER);
+                if ((t = mp_fast_str(vp, vb, end, ev->referrer.bytes, &ev->referrer.len, 1, 31)) !=
+                    0) {
+                    present |= RP_F_REFERRER;
+                    TAKE(K_REFERRER, t);
+                }
+            }
+            break;
+        case 0xa9:
+            ROOM(9);
+            if (KEY("sentiment")) {
+                KNOWN(K_SENTIMENT);
+                if (mp_fast_f64(vp, end, &x) && x >= -1.0 && x <= 1.0) {
+                    ev->sentiment = x;
+                    present |= RP_F_SENTIMENT;
+                    TAKE(K_SENTIMENT, 9);
+                }
+            }
+            break;
+        default:
+            break;
         }
-        if (rp_mp_read(&c, &v) != 0)
-            goto truncated;
-        if (v.kind == RP_W_MAP || v.kind == RP_W_ARRAY) {
-            rc = rp_mp_skip_children(&c, &v, 2, RP_EVENT_MAX_DEPTH);
-            if (rc != 0)
-                goto skip_failed;
+        /* The generic way, from the key. */
+        if (!slow) {
+            dec_state_init(d, ev, detail, detail_size, false);
+            slow = true;
         }
-        if (k >= 0 && known_key(d, k, &v, koff) != 0) {
-            *err = RP_ERR_MALFORMED;
+        struct rp_mp_cur c = {p, end};
+        d->seen = seen;
+        if (mp_entry_slow(d, &c, i, (size_t)(p - base), err) != 0)
             return MP_STOPPED;
-        }
-    next:
-        continue;
-    skip_failed:
-        if (rc == -2) {
-            *err = rp_detail(RP_ERR_TOO_LARGE, detail, detail_size,
-                             "value nested deeper than %d levels (entry at byte %zu)",
-                             RP_EVENT_MAX_DEPTH, koff);
-            return MP_STOPPED;
-        }
-    truncated:
-        *err = rp_detail(RP_ERR_MALFORMED, detail, detail_size,
-                         "truncated or invalid msgpack in map entry %llu (at byte %zu)",
-                         (unsigned long long)i, koff);
-        return MP_STOPPED;
+        seen = d->seen;
+        p = c.p;
     }
-#undef KEY
+#undef ROOM
 #undef KNOWN
 #undef TAKE
-    *endp = c.p;
+#undef KEY
+    *fast_out = fast;
+    ev->present |= present;
+    *endp = p;
+    if (!slow)
+        return MP_CLEAN;
+    d->seen = seen;
     return MP_DONE;
+}
+
+/* The optional field each type requires (SPEC §1), for the fast end-of-map check. */
+static const uint8_t required_by_type[RP_EV__COUNT] = {
+    [RP_EV_PURCHASE] = RP_F_VALUE, [RP_EV_REFUND] = RP_F_VALUE,   [RP_EV_NPS] = RP_F_SCORE,
+    [RP_EV_REVIEW] = RP_F_SCORE,   [RP_EV_QUESTION] = RP_F_REF,   [RP_EV_REPLY] = RP_F_REF,
+    [RP_EV_COMPLAINT] = RP_F_REF,  [RP_EV_RESOLUTION] = RP_F_REF, [RP_EV_REFERRAL] = RP_F_TARGET,
+    [RP_EV_ANSWER] = RP_F_TARGET,
+};
+
+#define REQUIRED_KEYS (1u << K_CID | 1u << K_TS | 1u << K_TYPE)
+
+/* The end of a map read to its end: finish() with, for a map the fast path took whole, the
+ * common outcome (everything required there, no score range to check) decided without it. */
+static inline enum rp_err mp_finish(enum mp_outcome o, struct dec *d, struct rp_event *ev,
+                                    uint32_t fast, char *detail, size_t detail_size)
+{
+    if (o == MP_CLEAN) {
+        const unsigned need = required_by_type[ev->type];
+        if ((fast & REQUIRED_KEYS) == REQUIRED_KEYS && (ev->present & need) == need &&
+            need != RP_F_SCORE) {
+            if (detail && detail_size)
+                detail[0] = '\0';
+            return RP_OK;
+        }
+        dec_state_init(d, ev, detail, detail_size, false);
+    }
+    if (fast & (1u << K_CID))
+        d->have_cid = true;
+    if (fast & (1u << K_TS))
+        d->have_ts = true;
+    if (fast & (1u << K_TYPE))
+        d->have_type = true;
+    return finish(d);
 }
 
 enum rp_err rp_event_decode_msgpack(const void *buf, size_t len, struct rp_event *ev, char *detail,
@@ -804,13 +873,15 @@ enum rp_err rp_event_decode_msgpack(const void *buf, size_t len, struct rp_event
     const uint8_t *base = buf, *endp;
     struct dec d;
     enum rp_err e;
-    dec_init(&d, ev, detail, detail_size, false);
-    if (mp_map(base, base + len, &d, &endp, &e) != MP_DONE)
+    uint32_t fast;
+    ev_clear(ev);
+    enum mp_outcome o = mp_map(base, base + len, ev, detail, detail_size, &d, &endp, &e, &fast);
+    if (o == MP_STOPPED)
         return e;
     if (endp != base + len)
         return rp_detail(RP_ERR_MALFORMED, detail, detail_size, "%zu trailing bytes after the map",
                          (size_t)(base + len - endp));
-    return finish_fast(&d);
+    return mp_finish(o, &d, ev, fast, detail, detail_size);
 }
 
 /* The stream decode's slow path, taken whenever mp_map() stopped before the end of the value:
@@ -838,17 +909,19 @@ enum rp_err rp_event_decode_msgpack_next(const void *buf, size_t len, struct rp_
     const uint8_t *base = buf, *endp;
     struct dec d;
     enum rp_err e;
-    dec_init(&d, ev, detail, detail_size, false);
-    if (mp_map(base, base + len, &d, &endp, &e) != MP_DONE)
+    uint32_t fast;
+    ev_clear(ev);
+    enum mp_outcome o = mp_map(base, base + len, ev, detail, detail_size, &d, &endp, &e, &fast);
+    if (o == MP_STOPPED)
         return next_slow(buf, len, ev, consumed, detail, detail_size);
     /* A value read to its end is exactly what rp_msgpack_frame would have framed: the decoder
-     * reads every value start the framer reads, and both size values with rp_mp_read. */
+     * reads every value start the framer reads, and both size values with rp_mp_read's rules. */
     const size_t size = (size_t)(endp - base);
     *consumed = size;
     if (size > RP_EVENT_MAX_BYTES)
         return rp_detail(RP_ERR_TOO_LARGE, detail, detail_size, "message of %zu bytes exceeds %d",
                          size, RP_EVENT_MAX_BYTES);
-    return finish_fast(&d);
+    return mp_finish(o, &d, ev, fast, detail, detail_size);
 }
 
 /* ---- JSON ---- */
