@@ -1204,3 +1204,334 @@ Test(event, non_minimal_msgpack_encodings_decode_the_same)
     cr_assert_eq(a.ts_ms, 65536);
     cr_assert_eq(a.score, 5);
 }
+
+/* ---- one-pass stream decode: exactly frame + decode ---- */
+
+/* The contract for absent fields: numbers 0, string lengths 0. */
+static void check_absent_zero(const struct rp_event *ev)
+{
+    if (!(ev->present & RP_F_VALUE))
+        cr_assert(ev->value == 0);
+    if (!(ev->present & RP_F_SCORE))
+        cr_assert_eq(ev->score, 0);
+    if (!(ev->present & RP_F_SENTIMENT))
+        cr_assert(ev->sentiment == 0);
+    if (!(ev->present & RP_F_REF))
+        cr_assert_eq(ev->ref.len, 0);
+    if (!(ev->present & RP_F_TARGET))
+        cr_assert_eq(ev->target.len, 0);
+    if (!(ev->present & RP_F_REFERRER))
+        cr_assert_eq(ev->referrer.len, 0);
+    if (!(ev->present & RP_F_CHANNEL))
+        cr_assert_eq(ev->channel_len, 0);
+    if (!(ev->present & RP_F_ID))
+        cr_assert_eq(ev->id.len, 0);
+}
+
+/* Decodes [buf, buf+len) both ways into structs that held other events before (so that nothing
+ * depends on a zeroed destination) and asserts the same outcome: consumed == frame, code, detail,
+ * fields. Returns what was consumed. */
+static size_t check_next_same(const void *buf, size_t len)
+{
+    static struct rp_event a, b;
+    static int round;
+    char da[256], db[256];
+    fill_varied(&a, round);
+    fill_varied(&b, round + 1);
+    round = (round + 1) % 64;
+    size_t used = 12345;
+    memset(db, 'x', sizeof db);
+    enum rp_err eb = rp_event_decode_msgpack_next(buf, len, &b, &used, db, sizeof db);
+    size_t f = rp_msgpack_frame(buf, len);
+    cr_assert_eq(used, f, "consumed %zu, frame says %zu (len %zu)", used, f, len);
+    if (f == 0 || f == (size_t)-1) {
+        cr_assert_eq(eb, RP_ERR_MALFORMED, "len %zu: %s", len, rp_strerror(eb));
+        cr_assert(db[0] != '\0' && memchr(db, '\0', sizeof db));
+        return f;
+    }
+    cr_assert_leq(f, len);
+    enum rp_err ea = rp_event_decode_msgpack(buf, f, &a, da, sizeof da);
+    cr_assert_eq(ea, eb, "frame+decode %s (%s), one pass %s (%s)", rp_strerror(ea), da,
+                 rp_strerror(eb), db);
+    cr_assert_str_eq(da, db);
+    /* NULL detail works the same */
+    size_t used2 = 0;
+    cr_assert_eq(rp_event_decode_msgpack_next(buf, len, &b, &used2, NULL, 0), ea);
+    cr_assert_eq(used2, f);
+    if (ea == RP_OK) {
+        cr_assert(ev_equal(&a, &b) && ev_equal(&b, &a), "events differ");
+        check_absent_zero(&a);
+        check_absent_zero(&b);
+    }
+    return f;
+}
+
+/* Exact-size copies (so that ASan sees any read past the end), alone, at every truncation, and
+ * followed by more bytes: a valid event, or 0xc1. */
+static void check_next_all_ways(const char *data, size_t n)
+{
+    static const char tail_ok[] = "\x83\xa3"
+                                  "cid\xa1"
+                                  "c\xa2ts\x01\xa4type\xa4view";
+    char *copy = malloc(n + sizeof tail_ok);
+    size_t step = n <= 4096 ? 1 : 97; /* huge nestings: a sample of the offsets, and the end */
+    for (size_t k = 0; k <= n; k = k + step <= n || k == n ? k + step : n) {
+        char *exact = malloc(k ? k : 1);
+        memcpy(exact, data, k);
+        check_next_same(exact, k);
+        free(exact);
+        if (k == n)
+            break;
+    }
+    memcpy(copy, data, n);
+    memcpy(copy + n, tail_ok, sizeof tail_ok - 1);
+    size_t f = check_next_same(copy, n + sizeof tail_ok - 1);
+    if (f != 0 && f != (size_t)-1 && f < n + sizeof tail_ok - 1)
+        check_next_same(copy + f, n + sizeof tail_ok - 1 - f);
+    copy[n] = (char)0xc1;
+    check_next_same(copy, n + 1);
+    free(copy);
+}
+
+static void check_next_fv(const struct fv *f)
+{
+    msgpack_sbuffer sb;
+    to_msgpack(f, &sb);
+    check_next_all_ways(sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+Test(event, next_equals_frame_then_decode_on_hostile_input)
+{
+    /* one of each outcome, valid and not, through the field descriptions */
+    struct fv typical[] = {U("v", 1),
+                           S("cid", "customer-1"),
+                           U("ts", 1700000000000),
+                           S("type", "purchase"),
+                           F("value", 42.5),
+                           F("sentiment", -0.5),
+                           S("ref", "t1"),
+                           U("referrer", 99),
+                           S("channel", "web"),
+                           U("id", 1234567),
+                           ARR("tags"),
+                           MAP("meta"),
+                           END};
+    struct fv base[] = {BASE, END};
+    struct fv v2[] = {BASE, U("v", 2), S("type", "nope"), END};
+    struct fv vneg[] = {I("v", -1), BASE, END};
+    struct fv vstr[] = {S("v", "1"), BASE, END};
+    struct fv dup[] = {BASE, S("cid", "c2"), END};
+    struct fv dupnil[] = {NIL("ts"), BASE, END};
+    struct fv cid_empty[] = {S("cid", ""), U("ts", 1), S("type", "view"), END};
+    struct fv cid_long[] = {S("cid", rep('c', 65)), U("ts", 1), S("type", "view"), END};
+    struct fv cid_32[] = {S("cid", rep('c', 32)), U("ts", 1), S("type", "view"), END};
+    struct fv cid_64[] = {S("cid", rep('c', 64)), U("ts", 1), S("type", "view"), END};
+    struct fv cid_utf8[] = {S("cid", "\xc3\xa9t\xc3\xa9"), U("ts", 1), S("type", "view"), END};
+    struct fv cid_bad[] = {S("cid", "a\xff"), U("ts", 1), S("type", "view"), END};
+    struct fv cid_neg[] = {I("cid", -3), U("ts", 1), S("type", "view"), END};
+    struct fv cid_float[] = {F("cid", 3.0), U("ts", 1), S("type", "view"), END};
+    struct fv cid_uint[] = {U("cid", 18446744073709551615ULL), U("ts", 1), S("type", "view"), END};
+    struct fv ts_float[] = {S("cid", "c"), F("ts", 1.7e12), S("type", "view"), END};
+    struct fv ts_neg[] = {S("cid", "c"), I("ts", -1), S("type", "view"), END};
+    struct fv ts_late[] = {S("cid", "c"), U("ts", 253402300800000), S("type", "view"), END};
+    struct fv ts_max[] = {S("cid", "c"), U("ts", 253402300799999), S("type", "view"), END};
+    struct fv ts_str[] = {S("cid", "c"), S("ts", "2024-01-01T00:00:00Z"), S("type", "view"), END};
+    struct fv type_bad[] = {S("cid", "c"), U("ts", 1), S("type", "View"), END};
+    struct fv type_int[] = {S("cid", "c"), U("ts", 1), U("type", 3), END};
+    struct fv type_long[] = {S("cid", "c"), U("ts", 1), S("type", rep('x', 40)), END};
+    struct fv no_type[] = {S("cid", "c"), U("ts", 1), END};
+    struct fv no_cid[] = {U("ts", 1), S("type", "view"), END};
+    struct fv buy_novalue[] = {S("cid", "c"), U("ts", 1), S("type", "purchase"), END};
+    struct fv buy_neg[] = {S("cid", "c"), U("ts", 1), S("type", "refund"), F("value", -1), END};
+    struct fv buy_nan[] = {S("cid", "c"), U("ts", 1), S("type", "refund"), F("value", NAN), END};
+    struct fv buy_inf[] = {S("cid", "c"), U("ts", 1), S("type", "refund"), F("value", INFINITY),
+                           END};
+    struct fv buy_int[] = {S("cid", "c"), U("ts", 1), S("type", "purchase"), U("value", 200), END};
+    struct fv buy_str[] = {S("cid", "c"), U("ts", 1), S("type", "purchase"), S("value", "1"), END};
+    struct fv nps_11[] = {S("cid", "c"), U("ts", 1), S("type", "nps"), U("score", 11), END};
+    struct fv nps_ok[] = {S("cid", "c"), U("ts", 1), S("type", "nps"), U("score", 10), END};
+    struct fv nps_none[] = {S("cid", "c"), U("ts", 1), S("type", "nps"), END};
+    struct fv review_0[] = {S("cid", "c"), U("ts", 1), S("type", "review"), U("score", 0), END};
+    struct fv score_f[] = {S("cid", "c"), U("ts", 1), S("type", "view"), F("score", 5.0), END};
+    struct fv score_big[] = {S("cid", "c"), U("ts", 1), S("type", "view"), U("score", 1ULL << 40),
+                             END};
+    struct fv score_neg[] = {S("cid", "c"), U("ts", 1), S("type", "view"), I("score", -7), END};
+    struct fv sent_out[] = {S("cid", "c"), U("ts", 1), S("type", "mention"), F("sentiment", 1.5),
+                            END};
+    struct fv sent_int[] = {S("cid", "c"), U("ts", 1), S("type", "mention"), I("sentiment", -1),
+                            END};
+    struct fv ref_empty[] = {S("cid", "c"), U("ts", 1), S("type", "question"), S("ref", ""), END};
+    struct fv ref_none[] = {S("cid", "c"), U("ts", 1), S("type", "reply"), END};
+    struct fv ref_65[] = {S("cid", "c"), U("ts", 1), S("type", "reply"), S("ref", rep('r', 65)),
+                          END};
+    struct fv chan_17[] = {S("cid", "c"), U("ts", 1), S("type", "view"), S("channel", rep('w', 17)),
+                           END};
+    struct fv chan_16[] = {S("cid", "c"), U("ts", 1), S("type", "view"), S("channel", rep('w', 16)),
+                           END};
+    struct fv chan_0[] = {S("cid", "c"), U("ts", 1), S("type", "view"), S("channel", ""), END};
+    struct fv id_int[] = {S("cid", "c"), U("ts", 1), S("type", "view"), U("id", 77), END};
+    struct fv id_neg[] = {S("cid", "c"), U("ts", 1), S("type", "view"), I("id", -77), END};
+    struct fv target_none[] = {S("cid", "c"), U("ts", 1), S("type", "referral"), END};
+    struct fv target_ok[] = {
+        S("cid", "c"),       U("ts", 1),     S("type", "answer"), U("target", 5),
+        S("referrer", "r1"), NIL("channel"), NIL("sentiment"),    END};
+    struct fv unknown[] = {S("zzz", "x"), BASE, ARR("a"), MAP("m"), S("identity", "x"), END};
+    const struct fv *all[] = {
+        typical,  base,        v2,          vneg,     vstr,    dup,       dupnil,    cid_empty,
+        cid_long, cid_32,      cid_64,      cid_utf8, cid_bad, cid_neg,   cid_float, cid_uint,
+        ts_float, ts_neg,      ts_late,     ts_max,   ts_str,  type_bad,  type_int,  type_long,
+        no_type,  no_cid,      buy_novalue, buy_neg,  buy_nan, buy_inf,   buy_int,   buy_str,
+        nps_11,   nps_ok,      nps_none,    review_0, score_f, score_big, score_neg, sent_out,
+        sent_int, ref_empty,   ref_none,    ref_65,   chan_17, chan_16,   chan_0,    id_int,
+        id_neg,   target_none, target_ok,   unknown,
+    };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        check_next_fv(all[i]);
+
+    /* raw msgpack: what the descriptions cannot say */
+    static const struct {
+        const char *s;
+        size_t n;
+    } raw[] = {
+#define R(lit) {lit, sizeof lit - 1}
+        R("\xc1"),
+        R("\xc0"),
+        R("\x05"),
+        R("\xa3"
+          "abc"),
+        R("\x92\x01\xc1"),
+        R("\x92\x91\x01\x02\x03"),
+        R("\x80"),
+        R("\x81\xdb\xff\xff\xff\xff"
+          "abc"),
+        R("\x81\xa1x\xdb\xff\xff\xff\xff"
+          "abc"),
+        R("\x81\xa1x\xc6\xff\xff\xff\xff"
+          "abc"),
+        R("\x81\xa1x\xc9\xff\xff\xff\xff\x01"
+          "abc"),
+        R("\x81\xa3"
+          "cid"
+          "\xdb\x00\x00\x00\x41"
+          "abc"),
+        R("\xdf\xff\xff\xff\xff\xa3"
+          "cid\xa1"
+          "c"),
+        R("\x81\xa1x\xdd\xff\xff\xff\xff\x01"),
+        R("\x81\xa1x\xdf\xff\xff\xff\xff"),
+        /* non-string keys: an int, a map, an array, nil */
+        R("\x84\x01\x02\xa3"
+          "cid\xa1"
+          "c\xa2ts\x01\xa4type\xa4view"),
+        R("\x84\x81\x01\x02\x03\xa3"
+          "cid\xa1"
+          "c\xa2ts\x01\xa4type\xa4view"),
+        R("\x84\x92\x01\xc1\x03\xa3"
+          "cid\xa1"
+          "c\xa2ts\x01\xa4type\xa4view"),
+        R("\x84\xc0\xc0\xa3"
+          "cid\xa1"
+          "c\xa2ts\x01\xa4type\xa4view"),
+        /* known keys in wider encodings (str8 key, str8/bin values) */
+        R("\x83\xd9\x03"
+          "cid\xd9\x01"
+          "c\xa2ts\x01\xa4type\xa4view"),
+        R("\x83\xa3"
+          "cid\xc4\x01"
+          "c\xa2ts\x01\xa4type\xa4view"),
+        R("\x83\xa3"
+          "cid\xa1"
+          "c\xa2ts\xce\x00\x00\x00\x01\xa4type\xd9\x04view"),
+        R("\x83\xa3"
+          "cid\xa1"
+          "c\xa2ts\xcf\x00\x00\x00\x00\x00\x00\x00\x01\xa4type\xa4view"),
+        /* the same key twice where the first was a field error, and after nil */
+        R("\x84\xa3"
+          "cid\xa0\xa3"
+          "cid\xa1"
+          "c\xa2ts\x01\xa4type\xa4view"),
+        R("\x84\xa3"
+          "cid\xc0\xa3"
+          "cid\xa1"
+          "c\xa2ts\x01\xa4type\xa4view"),
+        /* fixmap header claiming more entries than there are */
+        R("\x8f\xa3"
+          "cid\xa1"
+          "c\xa2ts\x01\xa4type\xa4view"),
+        /* map16 and map32 headers for a small map */
+        R("\xde\x00\x03\xa3"
+          "cid\xa1"
+          "c\xa2ts\x01\xa4type\xa4view"),
+        R("\xdf\x00\x00\x00\x03\xa3"
+          "cid\xa1"
+          "c\xa2ts\x01\xa4type\xa4view"),
+#undef R
+    };
+    for (size_t i = 0; i < sizeof raw / sizeof *raw; i++)
+        check_next_all_ways(raw[i].s, raw[i].n);
+
+    /* deep nesting (frames, then too_large), and a value over RP_EVENT_MAX_BYTES */
+    char *buf = malloc(200000);
+    for (int map = 0; map < 2; map++) {
+        size_t depths[] = {RP_EVENT_MAX_DEPTH - 1, RP_EVENT_MAX_DEPTH, 10000};
+        for (int j = 0; j < 3; j++)
+            check_next_all_ways(buf, nested(buf, depths[j], false, map));
+    }
+    size_t pad = RP_EVENT_MAX_BYTES - 40;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    pk_str(&pk, "cid");
+    pk_str(&pk, "c");
+    pk_str(&pk, "ts");
+    msgpack_pack_int(&pk, 1);
+    pk_str(&pk, "type");
+    pk_str(&pk, "view");
+    pk_str(&pk, "pad");
+    memset(buf, 'x', pad + 100);
+    msgpack_pack_str(&pk, pad + 100);
+    msgpack_pack_str_body(&pk, buf, pad + 100);
+    check_next_all_ways(sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    free(buf);
+}
+
+Test(event, next_walks_a_stream_like_frame_then_decode)
+{
+    /* 500 varied events back to back, then single-byte mutations of some of them */
+    char *stream = malloc(500 * 512);
+    size_t len = 0;
+    for (int i = 0; i < 500; i++) {
+        struct rp_event ev;
+        fill_varied(&ev, i);
+        len += rp_event_encode_msgpack(&ev, stream + len, 512);
+    }
+    size_t pos = 0, events = 0;
+    while (pos < len) {
+        size_t f = check_next_same(stream + pos, len - pos);
+        cr_assert(f != 0 && f != (size_t)-1);
+        pos += f;
+        events++;
+    }
+    cr_assert_eq(events, 500);
+    static const uint8_t bytes[] = {0x00, 0x01, 0x7f, 0x80, 0x8f, 0x90, 0xa0, 0xa1, 0xa5, 0xbf,
+                                    0xc0, 0xc1, 0xc2, 0xca, 0xcb, 0xce, 0xcf, 0xd0, 0xd3, 0xd9,
+                                    0xdc, 0xde, 0xdf, 0xe0, 0xff, 'v',  'c',  't'};
+    pos = 0;
+    for (int i = 0; i < 40; i++) {
+        size_t f = rp_msgpack_frame(stream + pos, len - pos);
+        for (size_t at = 0; at < f; at++) {
+            char saved = stream[pos + at];
+            for (size_t b = 0; b < sizeof bytes; b++) {
+                stream[pos + at] = (char)bytes[b];
+                check_next_same(stream + pos, len - pos);
+            }
+            stream[pos + at] = saved;
+        }
+        pos += f;
+    }
+    free(stream);
+}
