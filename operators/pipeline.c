@@ -603,7 +603,13 @@ enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_even
     apply_state(p, c, ev);
     int64_t as_of = c->clock_ms; /* a late event is evaluated at the customer's clock */
     struct rp_score_parts s;
-    if (skip) {
+    if (created && only_lowers_churn(ev)) {
+        /* A new customer's first engagement event: both scores are exactly 0 (no tenure for a
+         * drop, no silence, nothing else held), which is what the new record's prev_q already
+         * says; only what scheduling reads is computed. */
+        rp_scoring_eval_inputs(&p->cfg, &p->table, c, as_of, &s);
+        p->stats.evaluations_skipped++;
+    } else if (skip) {
         /* No transition is possible (only_lowers_churn): the evaluation that would only have
          * recorded the scores as previous_score is skipped (made later if a transition needs
          * it), and only what scheduling reads is computed. */
