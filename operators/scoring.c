@@ -7,6 +7,15 @@
 #include "bgnbd.h"
 #include "decay.h"
 
+/* ceil(v) for 0 <= v < 2^63, inline (libm's is a call here, in a loop per reschedule). */
+static double ceil_pos(double v)
+{
+    if (!(v < 9.2e18))
+        return ceil(v);
+    int64_t i = (int64_t)v; /* truncation = floor for v >= 0 */
+    return (double)(i + ((double)i < v));
+}
+
 static double clamp01(double v)
 {
     return v < 0 ? 0 : v > 1 ? 1 : v;
@@ -263,8 +272,9 @@ uint8_t rp_scoring_reasons(const struct rp_score_parts *s, enum rp_signal_kind k
 /* What the churn bound computes from `after` alone, kept for a second bound from the same
  * evaluation (rp_scoring_next_check_ex asks for two). */
 struct bound_cache {
-    bool have_e;
+    bool have_e, have_k;
     double e_max;
+    double keep0; /* what does not depend on `until`: negative sentiment, refunds, unsubscribed */
 };
 
 static double churn_bound(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
@@ -273,9 +283,13 @@ static double churn_bound(const struct rp_scoring_config *cfg, const struct rp_c
 {
     /* The parts are multiplied in order of cost; once the bound reaches `stop` (the threshold
      * the caller compares it with) the rest cannot bring it below, and are skipped. */
-    double keep = (1.0 - clamp01(s->part[RP_R_NEGATIVE_SENTIMENT])) *
-                  (1.0 - clamp01(s->part[RP_R_REFUNDS])) *
-                  (1.0 - clamp01(s->part[RP_R_UNSUBSCRIBED]));
+    if (!bc->have_k) {
+        bc->keep0 = (1.0 - clamp01(s->part[RP_R_NEGATIVE_SENTIMENT])) *
+                    (1.0 - clamp01(s->part[RP_R_REFUNDS])) *
+                    (1.0 - clamp01(s->part[RP_R_UNSUBSCRIBED]));
+        bc->have_k = true;
+    }
+    double keep = bc->keep0;
     if (until != INT64_MAX && (s->fr.open_complaints || s->fr.open_questions)) {
         /* the open threads at `until`, exactly (no thread opens or closes meanwhile) */
         struct rp_conv_friction fr;
@@ -401,7 +415,7 @@ int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const stru
             double gaps = i == 0 ? s0 : grow;
             if (gaps > RP_SILENCE_MAX_GAPS)
                 break;
-            double when = (double)base + ceil(gaps * g);
+            double when = (double)base + ceil_pos(gaps * g);
             if (when >= 9.2e18)
                 break;
             int64_t d = (int64_t)when;
