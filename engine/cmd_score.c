@@ -85,29 +85,23 @@ static void reject(struct score_run *r, const char *name, uint64_t unit, const c
                 (unsigned long long)unit, rp_strerror(code), detail);
 }
 
-/* One encoded event: decode, apply, move the watermark. */
-static void feed(struct score_run *r, const char *name, uint64_t unit, const char *unit_name,
-                 int format, const void *buf, size_t len)
+/* One decoded event (or its decode error): apply, move the watermark. `detail` is scratch. */
+static void apply_decoded(struct score_run *r, const char *name, uint64_t unit,
+                          const char *unit_name, enum rp_err e, const struct rp_event *ev,
+                          char *detail, size_t detail_size)
 {
-    struct rp_event ev;
-    char detail[256];
-    /* The stream's format decides: a line of a JSON Lines input is JSON even if it does not
-     * start with '{' (then it is malformed, not a msgpack non-map). */
-    enum rp_err e = format == RP_FMT_JSON
-                        ? rp_event_decode_json(buf, len, &ev, detail, sizeof(detail))
-                        : rp_event_decode_msgpack(buf, len, &ev, detail, sizeof(detail));
     if (e != RP_OK) {
         reject(r, name, unit, unit_name, e, detail);
         return;
     }
-    e = rp_pipeline_apply(r->pipe, &ev);
+    e = rp_pipeline_apply(r->pipe, ev);
     if (e == RP_ERR_TOO_LATE) {
         char t1[32], t2[32];
-        if (!rp_time_format_rfc3339(ev.ts_ms, t1, sizeof(t1)))
-            snprintf(t1, sizeof(t1), "%lld", (long long)ev.ts_ms);
+        if (!rp_time_format_rfc3339(ev->ts_ms, t1, sizeof(t1)))
+            snprintf(t1, sizeof(t1), "%lld", (long long)ev->ts_ms);
         if (!rp_time_format_rfc3339(rp_pipeline_watermark(r->pipe), t2, sizeof(t2)))
             snprintf(t2, sizeof(t2), "%lld", (long long)rp_pipeline_watermark(r->pipe));
-        snprintf(detail, sizeof(detail), "event time %s is behind the watermark %s", t1, t2);
+        snprintf(detail, detail_size, "event time %s is behind the watermark %s", t1, t2);
         reject(r, name, unit, unit_name, e, detail);
         return;
     }
@@ -115,11 +109,23 @@ static void feed(struct score_run *r, const char *name, uint64_t unit, const cha
         reject(r, name, unit, unit_name, e, rp_strerror(e));
         return;
     }
-    if (!r->any_ts || ev.ts_ms > r->max_ts) {
-        r->max_ts = ev.ts_ms;
+    if (!r->any_ts || ev->ts_ms > r->max_ts) {
+        r->max_ts = ev->ts_ms;
         r->any_ts = true;
         rp_pipeline_advance(r->pipe, r->max_ts - r->lateness_ms);
     }
+}
+
+/* One JSON Lines line: decode, then as above. The stream's format decides: a line of a JSON Lines
+ * input is JSON even if it does not start with '{' (then it is malformed, not a msgpack non-map).
+ */
+static void feed_json(struct score_run *r, const char *name, uint64_t unit, const void *buf,
+                      size_t len)
+{
+    struct rp_event ev;
+    char detail[256];
+    enum rp_err e = rp_event_decode_json(buf, len, &ev, detail, sizeof(detail));
+    apply_decoded(r, name, unit, "line", e, &ev, detail, sizeof(detail));
 }
 
 /* Reads one input to the end, framing JSON Lines or msgpack. Returns 0 or -1 (I/O error). */
@@ -205,7 +211,7 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
                 while (b > a && (buf[b - 1] == ' ' || buf[b - 1] == '\t' || buf[b - 1] == '\r'))
                     b--;
                 if (b > a)
-                    feed(r, name, unit, "line", format, buf + a, b - a);
+                    feed_json(r, name, unit, buf + a, b - a);
                 pos = nl ? end + 1 : end;
                 progress = true;
                 if (!nl)
@@ -213,7 +219,13 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
             }
         } else {
             while (pos < len) {
-                size_t n = rp_msgpack_frame(buf + pos, len - pos);
+                /* One pass: decode the next value and learn its size (what rp_msgpack_frame
+                 * would say: 0 for a prefix, (size_t)-1 when no value can start here). */
+                struct rp_event ev;
+                char detail[256];
+                size_t n;
+                enum rp_err e = rp_event_decode_msgpack_next(buf + pos, len - pos, &ev, &n, detail,
+                                                             sizeof(detail));
                 if (n == 0 && len - pos > RP_EVENT_MAX_BYTES) {
                     /* Bounded memory: a header claiming more than the largest event. */
                     unit++;
@@ -234,7 +246,7 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
                     eof = true; /* no way to find the next record boundary */
                     break;
                 }
-                feed(r, name, unit, "record", format, buf + pos, n);
+                apply_decoded(r, name, unit, "record", e, &ev, detail, sizeof(detail));
                 pos += n;
                 progress = true;
             }
