@@ -37,6 +37,10 @@
 /* prev_q is stale: the previous evaluation, skipped, is that of the current state at
  * clock_ms + stale_dt. */
 #define RP_CF_PREV_STALE 0x40u
+/* The look-ahead of the last reschedule (evaluation at the next checkpoint, crossing search) is
+ * deferred: due_ms is only a time before which churn_risk cannot reach its enter threshold, and
+ * the reschedule is made there, from clock_ms + stale_dt, if no event came first (pipeline.c). */
+#define RP_CF_LOOKAHEAD 0x80u
 
 /** The hot per-customer record: exactly one cache line. */
 struct rp_cust {
@@ -49,7 +53,8 @@ struct rp_cust {
     uint16_t n_days;    /* distinct active days (saturates at 65535) */
     uint32_t cid_off;   /* cid in the arena */
     uint32_t ext;       /* rp_ext index, 0 = none */
-    uint32_t stale_dt;  /* RP_CF_PREV_STALE: the skipped evaluation was at clock_ms + this (ms) */
+    uint32_t stale_dt;  /* RP_CF_PREV_STALE: the skipped evaluation was at clock_ms + this (ms);
+                           RP_CF_LOOKAHEAD: the deferred reschedule is from clock_ms + this */
     uint32_t filed_min; /* earliest wheel minute with an entry for this record (RP_NONE32: none) */
     uint16_t prev_q[RP_KIND__COUNT]; /* score at the previous evaluation, x 65535 */
     uint8_t day_bits;                /* bit i: active on day (last active day - 1 - i), i < 8 */

@@ -233,9 +233,10 @@ static int64_t crossing(struct rp_pipeline *p, const struct rp_cust *c, int64_t 
  * score is past a threshold at the watermark has had the transition.
  */
 static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
-                       const struct rp_score_parts *now)
+                       const struct rp_score_parts *now, bool may_defer)
 {
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
+    c->flags &= (uint8_t)~RP_CF_LOOKAHEAD; /* (whatever was deferred is superseded) */
     double ever;
     struct rp_score_parts lo;
     double at_due;
@@ -251,6 +252,27 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
                  (due != INT64_MAX || ever < enter);
     /* Outside any episode only a churn_risk enter can happen by time alone: a cheap bound
      * spares the evaluation at the checkpoint for most customers. */
+    if (may_defer && quiet && due != INT64_MAX && at_due >= enter &&
+        after - c->clock_ms <= (int64_t)UINT32_MAX) {
+        /* Outside any episode the look-ahead below (an evaluation at `due`, often a crossing
+         * search of several more) is needed only if the customer stays silent long enough for
+         * churn_risk to reach its threshold: file the check at a time before which it cannot
+         * (silence solved for, every other part at its largest up to `due`), still quiet, and
+         * make the look-ahead there if no event came first (fire()). It is the same
+         * computation on the same state from the same `after`, so the same check results;
+         * most customers with a next event before then never pay for it. */
+        int64_t lb = rp_scoring_churn_enter_not_before(&p->cfg, &p->table, c, after, now, due);
+        if (lb - after >= RP_MS_MIN) {
+            if (rp_timers_schedule(&p->timers, &p->table, idx, lb)) {
+                c->due_ms = INT64_MAX;
+                c->flags &= (uint8_t)~RP_CF_QUIET;
+                return;
+            }
+            c->stale_dt = (uint32_t)(after - c->clock_ms);
+            c->flags |= RP_CF_LOOKAHEAD | RP_CF_QUIET;
+            return;
+        }
+    }
     if (due != INT64_MAX && (in_episode || at_due >= enter)) {
         quiet = false;
         struct rp_score_parts s;
@@ -274,11 +296,26 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
         c->flags &= (uint8_t)~RP_CF_QUIET;
 }
 
+/* Makes the look-ahead that reschedule() deferred (RP_CF_LOOKAHEAD), on the state it was
+ * deferred on: not an evaluation, nothing is recorded. */
+static void lookahead(struct rp_pipeline *p, uint32_t idx)
+{
+    struct rp_cust *c = rp_ctable_rec(&p->table, idx);
+    int64_t after = c->clock_ms + (int64_t)c->stale_dt;
+    struct rp_score_parts s;
+    rp_scoring_eval_inputs(&p->cfg, &p->table, c, after, &s);
+    reschedule(p, idx, after, &s, false);
+}
+
 /* A due check: evaluate at the due time, then look for the next one. */
 static void fire(void *opaque, uint32_t idx)
 {
     struct rp_pipeline *p = opaque;
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
+    if (c->flags & RP_CF_LOOKAHEAD) {
+        lookahead(p, idx);
+        return;
+    }
     int64_t as_of = c->due_ms;
     if (as_of < c->clock_ms)
         as_of = c->clock_ms;
@@ -295,7 +332,7 @@ static void fire(void *opaque, uint32_t idx)
     } else {
         evaluate(p, c, as_of, &s);
     }
-    reschedule(p, idx, as_of, &s);
+    reschedule(p, idx, as_of, &s, true);
 }
 
 /* ---- state updates ------------------------------------------------------------------------- */
@@ -620,7 +657,7 @@ enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_even
     } else {
         evaluate(p, c, as_of, &s);
     }
-    reschedule(p, idx, as_of, &s);
+    reschedule(p, idx, as_of, &s, true);
     p->stats.applied++;
     return RP_OK;
 }
@@ -638,6 +675,8 @@ void rp_pipeline_apply_credit(struct rp_pipeline *p, const struct rp_credit *cr)
     if (idx == RP_NONE32)
         return;
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
+    if (c->flags & RP_CF_LOOKAHEAD)
+        lookahead(p, idx); /* on the state it was deferred on, before the credit changes it */
     p->credit_depth++;
     p->stats.credits_applied++;
     /* A credit changes the state without a reschedule: the quiet bound no longer holds, and a

@@ -277,9 +277,9 @@ struct bound_cache {
     double keep0; /* what does not depend on `until`: negative sentiment, refunds, unsubscribed */
 };
 
-static double churn_bound(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
-                          const struct rp_cust *c, int64_t after, const struct rp_score_parts *s,
-                          int64_t until, double stop, struct bound_cache *bc)
+static double churn_bound_ex(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                             const struct rp_cust *c, int64_t after, const struct rp_score_parts *s,
+                             int64_t until, double stop, struct bound_cache *bc, bool with_silence)
 {
     /* The parts are multiplied in order of cost; once the bound reaches `stop` (the threshold
      * the caller compares it with) the rest cannot bring it below, and are skipped. */
@@ -303,7 +303,7 @@ static double churn_bound(const struct rp_scoring_config *cfg, const struct rp_c
             keep *=
                 1.0 - cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, s->fr.open_questions));
     }
-    if (c->n_days > 0) {
+    if (c->n_days > 0 && with_silence) {
         /* silence only grows: its value at `until` bounds it */
         double sil = 1.0;
         if (until != INT64_MAX) {
@@ -355,6 +355,36 @@ static double churn_bound(const struct rp_scoring_config *cfg, const struct rp_c
         keep *= 1.0 - cfg->w_low_p_alive * (1.0 - p);
     }
     return 1.0 - keep;
+}
+
+static double churn_bound(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                          const struct rp_cust *c, int64_t after, const struct rp_score_parts *s,
+                          int64_t until, double stop, struct bound_cache *bc)
+{
+    return churn_bound_ex(cfg, t, c, after, s, until, stop, bc, true);
+}
+
+int64_t rp_scoring_churn_enter_not_before(const struct rp_scoring_config *cfg,
+                                          const struct rp_ctable *t, const struct rp_cust *c,
+                                          int64_t after, const struct rp_score_parts *s,
+                                          int64_t until)
+{
+    if (c->n_days == 0 || !(cfg->w_silence > 0) || until <= after)
+        return after;
+    struct bound_cache bc = {0};
+    /* K: the keep of every part but silence, at its smallest over (after, until] */
+    double K = 1.0 - churn_bound_ex(cfg, t, c, after, s, until, INFINITY, &bc, false);
+    double enter = cfg->enter[RP_KIND_CHURN_RISK];
+    /* 1 - K (1 - w_silence sil) >= enter  <=>  sil >= sigma */
+    double sigma = K > 0 ? (1.0 - (1.0 - enter) / K) / cfg->w_silence : -1.0;
+    if (!(sigma > 0 && sigma <= 1))
+        return after; /* the other parts may reach it alone (or rounding at the edge) */
+    double s0 = cfg->silence_start_gaps, s1 = cfg->silence_full_gaps;
+    double when = (double)last_active_end(c) + (s0 + sigma * (s1 - s0)) * gap_ms(cfg, c);
+    if (!(when < 9.2e18))
+        return until;
+    int64_t lb = (int64_t)when - 1; /* (a millisecond short of the solution: rounding) */
+    return lb <= after ? after : lb > until ? until : lb;
 }
 
 double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct rp_ctable *t,

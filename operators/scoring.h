@@ -86,4 +86,15 @@ int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const stru
                                  const struct rp_score_parts *now, double *bound_ever,
                                  double *bound_due);
 
+/**
+ * A time before which churn_risk cannot reach its enter threshold if the customer sends nothing
+ * more, from the evaluation `s` at `after` and the churn bound up to `until` (> after): every part
+ * but silence at its largest over (after, until] (rp_scoring_churn_bound), silence (which only
+ * grows) solved for. Returns `after` when no later time can be given, at most `until`.
+ */
+int64_t rp_scoring_churn_enter_not_before(const struct rp_scoring_config *cfg,
+                                          const struct rp_ctable *t, const struct rp_cust *c,
+                                          int64_t after, const struct rp_score_parts *s,
+                                          int64_t until);
+
 #endif
