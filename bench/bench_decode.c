@@ -1,4 +1,6 @@
-/* bench_decode: single-thread throughput of event decode+validate, msgpack and JSON (issue 2).
+/* bench_decode: single-thread throughput of event decode+validate, msgpack and JSON (issue 2), and
+ * of cutting a stream of concatenated msgpack values into events (framing + decode, or the
+ * one-pass rp_event_decode_msgpack_next).
  * Usage: bench_decode [N events (default 1000000)] [passes (default 5)] */
 #include <stdint.h>
 #include <stdio.h>
