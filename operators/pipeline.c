@@ -225,6 +225,31 @@ static int64_t crossing(struct rp_pipeline *p, const struct rp_cust *c, int64_t 
 }
 
 /*
+ * In an episode, can the scores of a customer who sends nothing more make a transition in
+ * (after, until]? `now` is the full evaluation at `after`. No, when for each kind: in its
+ * episode, a lower bound over the interval stays at or above the exit threshold (churn_risk:
+ * the parts that only grow, rp_scoring_churn_floor; advocate: its value at `until`, where it is
+ * lowest); outside, an upper bound stays below the enter threshold (churn_risk: the churn bound;
+ * advocate: only falls). Spares the look-ahead evaluation of most customers in an episode.
+ */
+static bool transition_possible(struct rp_pipeline *p, const struct rp_cust *c, int64_t after,
+                                int64_t until, const struct rp_score_parts *now)
+{
+    const struct rp_scoring_config *cfg = &p->cfg;
+    if (c->flags & (RP_CF_IN_EPISODE << RP_KIND_CHURN_RISK)) {
+        if (!(rp_scoring_churn_floor(now) >= cfg->exit[RP_KIND_CHURN_RISK] + 1e-12))
+            return true;
+    } else if (!(rp_scoring_churn_bound(cfg, &p->table, c, after, now, until) <
+                 cfg->enter[RP_KIND_CHURN_RISK])) {
+        return true;
+    }
+    if (c->flags & (RP_CF_IN_EPISODE << RP_KIND_ADVOCATE))
+        return !(rp_scoring_advocate_at(cfg, &p->table, c, until) >=
+                 cfg->exit[RP_KIND_ADVOCATE] + 1e-12);
+    return !(now->advocate < cfg->enter[RP_KIND_ADVOCATE]);
+}
+
+/*
  * The next check of customer `idx` after `after`. Between two checks the customer's scores are
  * a function of time alone (no event of theirs comes in between, or it fires the check first),
  * so when the evaluation at the next checkpoint would make a transition, the moment the score
@@ -273,7 +298,10 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
             return;
         }
     }
-    if (due != INT64_MAX && (in_episode || at_due >= enter)) {
+    if (due != INT64_MAX && in_episode && !isnan(now->churn) &&
+        !transition_possible(p, c, after, due, now)) {
+        quiet = false; /* (the look-ahead evaluation would find no transition at `due`) */
+    } else if (due != INT64_MAX && (in_episode || at_due >= enter)) {
         quiet = false;
         struct rp_score_parts s;
         rp_scoring_eval(&p->cfg, &p->table, c, due, &s);

@@ -61,6 +61,38 @@ static const struct rp_ext_adv *adv_of(const struct rp_ctable *t, const struct r
     return e && e->adv ? rp_pool_at(&t->advs, e->adv) : NULL;
 }
 
+/* The weighted decayed acts at `as_of`, each in Ai[], and their sum (one order of operations for
+ * rp_scoring_eval and rp_scoring_advocate_at, so that the two give the same bits). */
+static double advocacy_sum(const struct rp_scoring_config *cfg, const struct rp_ext_adv *a,
+                           int64_t as_of, double Ai[RP_ACT__COUNT])
+{
+    const double w[RP_ACT__COUNT] = {
+        [RP_ACT_REFERRAL_CONVERTED] = cfg->w_referral_converted,
+        [RP_ACT_REFERRAL] = cfg->w_referral,
+        [RP_ACT_SHARE] = cfg->w_share,
+        [RP_ACT_HELPED] = cfg->w_helped,
+        [RP_ACT_PROMOTER] = cfg->w_promoter,
+        [RP_ACT_POSITIVE_REVIEW] = cfg->w_positive_review,
+        [RP_ACT_POSITIVE_MENTION] = cfg->w_positive_mention,
+    };
+    double f = rp_decay_factor(as_of - a->clock_ms, cfg->half_life_advocacy_ms);
+    double A = 0;
+    for (int i = 0; i < RP_ACT__COUNT; i++) {
+        Ai[i] = w[i] * a->acts[i] * f;
+        A += Ai[i];
+    }
+    return A;
+}
+
+/* The advocate score of a weighted sum A > 0. */
+static double advocate_of(const struct rp_scoring_config *cfg, double A, bool open_friction)
+{
+    double adv = 1.0 - exp(-A / cfg->advocate_saturation);
+    if (open_friction)
+        adv *= cfg->advocate_friction_hold;
+    return clamp01(adv);
+}
+
 /* What rp_scoring_eval and rp_scoring_eval_inputs share: the components that need no
  * transcendental function of time beyond the friction decay (one code path, so the two give the
  * same bits). */
@@ -188,35 +220,51 @@ void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable
     /* advocate: saturating sum of weighted decayed acts, held down by open friction */
     const struct rp_ext_adv *a = adv_of(t, c);
     if (a) {
-        const double w[RP_ACT__COUNT] = {
-            [RP_ACT_REFERRAL_CONVERTED] = cfg->w_referral_converted,
-            [RP_ACT_REFERRAL] = cfg->w_referral,
-            [RP_ACT_SHARE] = cfg->w_share,
-            [RP_ACT_HELPED] = cfg->w_helped,
-            [RP_ACT_PROMOTER] = cfg->w_promoter,
-            [RP_ACT_POSITIVE_REVIEW] = cfg->w_positive_review,
-            [RP_ACT_POSITIVE_MENTION] = cfg->w_positive_mention,
-        };
         static const enum rp_reason_code code[RP_ACT__COUNT] = {
             RP_R_REFERRALS_CONVERTED, RP_R_REFERRALS, RP_R_SHARES,
             RP_R_HELPED_OTHERS,       RP_R_PROMOTER,  RP_R_POSITIVE_REVIEWS,
             RP_R_POSITIVE_REVIEWS,
         };
-        double f = rp_decay_factor(as_of - a->clock_ms, cfg->half_life_advocacy_ms);
-        double A = 0, Ai[RP_ACT__COUNT];
-        for (int i = 0; i < RP_ACT__COUNT; i++) {
-            Ai[i] = w[i] * a->acts[i] * f;
-            A += Ai[i];
-        }
+        double Ai[RP_ACT__COUNT];
+        double A = advocacy_sum(cfg, a, as_of, Ai);
         if (A > 0) {
-            double adv = 1.0 - exp(-A / cfg->advocate_saturation);
-            if (out->open_friction)
-                adv *= cfg->advocate_friction_hold;
-            out->advocate = clamp01(adv);
+            out->advocate = advocate_of(cfg, A, out->open_friction);
             for (int i = 0; i < RP_ACT__COUNT; i++)
                 part[code[i]] += out->advocate * Ai[i] / A;
         }
     }
+}
+
+double rp_scoring_advocate_at(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                              const struct rp_cust *c, int64_t at)
+{
+    const struct rp_ext_adv *a = adv_of(t, c);
+    if (!a)
+        return 0.0;
+    double Ai[RP_ACT__COUNT];
+    double A = advocacy_sum(cfg, a, at, Ai);
+    if (!(A > 0))
+        return 0.0;
+    bool open_friction = false;
+    const struct rp_ext_talk *k = talk_of(t, c);
+    if (k) {
+        struct rp_conv_friction fr;
+        rp_conv_friction(k, at, cfg->answer_sla_ms, cfg->complaint_sla_ms, &fr);
+        open_friction = fr.open_complaints > 0 || fr.overdue_questions > 0;
+    }
+    return advocate_of(cfg, A, open_friction);
+}
+
+double rp_scoring_churn_floor(const struct rp_score_parts *s)
+{
+    static const enum rp_reason_code grows[] = {
+        RP_R_SILENCE,        RP_R_LOW_P_ALIVE, RP_R_UNANSWERED_QUESTION,
+        RP_R_OPEN_COMPLAINT, RP_R_REFUNDS,     RP_R_UNSUBSCRIBED,
+    };
+    double keep = 1.0;
+    for (size_t i = 0; i < sizeof(grows) / sizeof(grows[0]); i++)
+        keep *= 1.0 - clamp01(s->part[grows[i]]);
+    return clamp01(1.0 - keep);
 }
 
 enum rp_segment rp_scoring_segment(const struct rp_scoring_config *cfg, const struct rp_cust *c,

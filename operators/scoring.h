@@ -87,6 +87,21 @@ int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const stru
                                  double *bound_due);
 
 /**
+ * A lower bound of churn_risk at any time after the full evaluation `s` while the customer sends
+ * nothing more: the noisy-OR of the parts that only grow or stay while nothing happens (silence,
+ * 1 - P(alive), overdue questions, open complaints, refunds, unsubscribed) at their values in
+ * `s`; the engagement drop and negative sentiment, which may fall, left out.
+ */
+double rp_scoring_churn_floor(const struct rp_score_parts *s);
+
+/**
+ * The advocate score at `at`, computed as rp_scoring_eval computes it (the same bits). While the
+ * customer sends nothing, it only falls: its acts decay and friction can only open.
+ */
+double rp_scoring_advocate_at(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                              const struct rp_cust *c, int64_t at);
+
+/**
  * A time before which churn_risk cannot reach its enter threshold if the customer sends nothing
  * more, from the evaluation `s` at `after` and the churn bound up to `until` (> after): every part
  * but silence at its largest over (after, until] (rp_scoring_churn_bound), silence (which only
