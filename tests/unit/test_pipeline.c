@@ -236,6 +236,7 @@ Test(pipeline, shuffled_within_lateness_gives_the_same_state)
     enum { N = 6000 };
     static struct rp_event in[N], sh[N];
     size_t n = mixed_stream(in, N);
+    cr_assert(n <= N);
     /* Shuffle inside blocks of events less than 5 minutes apart in event time: each event of a
      * block is at or after (block max - lateness), so it is never too late. */
     memcpy(sh, in, sizeof(in));
@@ -244,7 +245,8 @@ Test(pipeline, shuffled_within_lateness_gives_the_same_state)
         size_t e = s;
         while (e < n && sh[e].ts_ms - sh[s].ts_ms < 5 * MIN)
             e++;
-        for (size_t i = e - 1; i > s; i--) {
+        for (size_t k = e - s; k > 1; k--) { /* i from e - 1 down to s + 1 */
+            size_t i = s + k - 1;
             size_t j = s + rnd() % (i - s + 1);
             struct rp_event t = sh[i];
             sh[i] = sh[j];
@@ -654,6 +656,7 @@ static size_t run_stream(struct sink *k, int64_t clock0)
     enum { N = 4000 };
     static struct rp_event in[N];
     size_t n = mixed_stream(in, N);
+    cr_assert(n <= N);
     struct rp_pipeline *p = mk(NULL, k, false);
     k->now = clock0;
     int64_t m = INT64_MIN;
