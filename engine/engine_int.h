@@ -100,6 +100,10 @@ struct rp_credit_q {
     uint32_t head, tail;   /* free-running; head - tail = queued */
 };
 
+/* Messages decoded ahead of the one applied: their customers' state is fetched from memory
+ * (rp_pipeline_prefetch_hashed, in stages) while earlier ones are applied. */
+#define RP_WORKER_AHEAD 8
+
 struct rp_worker {
     struct rp_engine *e;
     int idx;
@@ -128,6 +132,13 @@ struct rp_worker {
     bool suppress;
     int64_t last_tick_ns;
     char enc[RP_SIGNAL_ENCODED_MAX];
+    /* the events of a batch decoded a few messages ahead of the one applied (worker.c) */
+    struct rp_decoded {
+        struct rp_event ev;
+        enum rp_err rc;
+        uint64_t hash; /* rp_pipeline_cid_hash(&ev) when rc == RP_OK */
+        char detail[160];
+    } ahead[RP_WORKER_AHEAD];
     struct rp_metrics_worker *mw;
     struct rp_mailbox mb;
     _Atomic int stop; /* relaxed: a request to exit the loop, nothing published with it */
