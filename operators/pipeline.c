@@ -275,8 +275,7 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
      * quiet evaluation had it, below the threshold. */
     bool quiet = !in_episode && !(now->advocate >= p->cfg.enter[RP_KIND_ADVOCATE]) &&
                  (due != INT64_MAX || ever < enter);
-    /* Outside any episode only a churn_risk enter can happen by time alone: a cheap bound
-     * spares the evaluation at the checkpoint for most customers. */
+    bool deferred = false;
     if (may_defer && quiet && due != INT64_MAX && at_due >= enter &&
         after - c->clock_ms <= (int64_t)UINT32_MAX) {
         /* Outside any episode the look-ahead below (an evaluation at `due`, often a crossing
@@ -288,35 +287,37 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
          * most customers with a next event before then never pay for it. */
         int64_t lb = rp_scoring_churn_enter_not_before(&p->cfg, &p->table, c, after, now, due);
         if (lb - after >= RP_MS_MIN) {
-            if (rp_timers_schedule(&p->timers, &p->table, idx, lb)) {
-                c->due_ms = INT64_MAX;
-                c->flags &= (uint8_t)~RP_CF_QUIET;
-                return;
-            }
-            c->stale_dt = (uint32_t)(after - c->clock_ms);
-            c->flags |= RP_CF_LOOKAHEAD | RP_CF_QUIET;
-            return;
+            due = lb;
+            deferred = true;
         }
     }
-    if (due != INT64_MAX && in_episode && !isnan(now->churn) &&
-        !transition_possible(p, c, after, due, now)) {
-        quiet = false; /* (the look-ahead evaluation would find no transition at `due`) */
-    } else if (due != INT64_MAX && (in_episode || at_due >= enter)) {
-        quiet = false;
-        struct rp_score_parts s;
-        rp_scoring_eval(&p->cfg, &p->table, c, due, &s);
-        if (would_transition(p, c, &s, due)) {
-            if (isnan(now->churn)) { /* (an unevaluated event's: crossing needs scores) */
-                rp_scoring_eval(&p->cfg, &p->table, c, after, &lo);
-                now = &lo;
+    if (!deferred && due != INT64_MAX) {
+        if (in_episode && !isnan(now->churn) && !transition_possible(p, c, after, due, now)) {
+            quiet = false; /* (the look-ahead evaluation would find no transition at `due`) */
+        } else if (in_episode || at_due >= enter) {
+            /* Outside any episode only a churn_risk enter can happen by time alone: the cheap
+             * bound (at_due) spares this evaluation at the checkpoint for most customers. */
+            quiet = false;
+            struct rp_score_parts s;
+            rp_scoring_eval(&p->cfg, &p->table, c, due, &s);
+            if (would_transition(p, c, &s, due)) {
+                if (isnan(now->churn)) { /* (an unevaluated event's: crossing needs scores) */
+                    rp_scoring_eval(&p->cfg, &p->table, c, after, &lo);
+                    now = &lo;
+                }
+                due = crossing(p, c, after, due, now, &s);
             }
-            due = crossing(p, c, after, due, now, &s);
         }
     }
     /* (out of memory for a timer node: the check is lost, not the state) */
     if (rp_timers_schedule(&p->timers, &p->table, idx, due)) {
         c->due_ms = INT64_MAX;
         quiet = false;
+        deferred = false;
+    }
+    if (deferred) {
+        c->stale_dt = (uint32_t)(after - c->clock_ms);
+        c->flags |= RP_CF_LOOKAHEAD;
     }
     if (quiet)
         c->flags |= RP_CF_QUIET;
