@@ -1153,7 +1153,12 @@ int rp_engine_run(struct rp_engine *e)
     if (err)
         rp_log("leaving the group: %s", rd_kafka_err2str(err));
     int64_t left_ms = (e->shutdown_deadline_ns - rp_mono_ns()) / 1000000;
-    rd_kafka_flush(e->prod, left_ms > 0 ? (int)left_ms : 0);
+    if (rd_kafka_flush(e->prod, left_ms > 0 ? (int)left_ms : 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* what is still queued is lost when the producer is destroyed: a failure, not a stop */
+        rp_log("shutdown: %d messages still undelivered after shutdown_timeout",
+               rd_kafka_outq_len(e->prod));
+        atomic_store_explicit(&e->fatal, 1, memory_order_relaxed);
+    }
     for (int i = 0; i < e->n_workers; i++)
         rp_worker_join(&e->workers[i]);
     fatal = atomic_load_explicit(&e->fatal, memory_order_relaxed);
