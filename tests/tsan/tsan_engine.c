@@ -66,7 +66,7 @@ int main(void)
         FAIL("rp_engine_run failed");
     uint64_t counted = h_signals_counted(&h);
     uint64_t *ids;
-    size_t n = h_read_signals(&h, counted, &ids, 60);
+    size_t n = h_read_signals(&h, counted, counted, &ids, 60);
     free(ids);
     if (n != counted)
         FAIL("%zu signals in the topics, %" PRIu64 " counted", n, counted);

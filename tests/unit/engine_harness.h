@@ -148,16 +148,19 @@ static inline bool h_setup(struct harness *h, const char *name, uint32_t custome
     qsort(h->ref_ids, h->n_ref, sizeof(uint64_t), h_cmp_u64);
     h->final_wm = max_ts - h->cfg.scoring.allowed_lateness_ms;
 
-    char ini[2048];
+    /* H_KDEBUG=eos,msg (for instance) shows librdkafka's debug log of the engine's clients */
+    char ini[2048], dbg[128] = "";
+    if (getenv("H_KDEBUG"))
+        snprintf(dbg, sizeof(dbg), "debug = %s\n", getenv("H_KDEBUG"));
     snprintf(ini, sizeof(ini),
-             "[kafka]\nbootstrap.servers = %s\ngroup.id = g-%s\n"
+             "[kafka]\nbootstrap.servers = %s\ngroup.id = g-%s\n%s"
              "topic.metadata.refresh.interval.ms = 1000\n"
              "[topics]\ninput = %s\nchurn_risk = %s.churn\nadvocate = %s.advocate\n"
              "dead_letter = %s.dlq\ninternal_prefix = %s.internal\n"
              "[engine]\nworkers = %d\nidle_partition_timeout = 1s\ncommit_interval = 200ms\n"
              "shutdown_timeout = 20s\nbatch_size = 64\nring_size = 8\n"
              "[http]\nlisten =\n",
-             h->bootstraps, name, h->topic, h->topic, h->topic, h->topic, h->topic, workers);
+             h->bootstraps, name, dbg, h->topic, h->topic, h->topic, h->topic, h->topic, workers);
     if (rp_config_load_string(&h->cfg, "harness.ini", ini, strlen(ini), h->err, sizeof(h->err)) !=
         0)
         return false;
@@ -252,7 +255,10 @@ static inline int h_stop(struct harness *h)
 }
 
 /* Reads `want` messages from the output topics (deadline); fills sorted ids; returns count. */
-static inline size_t h_read_signals(struct harness *h, size_t want, uint64_t **ids_out, double secs)
+/* Reads the signal topics from the start until `want` signals were read, or `enough` were read
+ * and nothing more came for 3 s, or `secs` passed. */
+static inline size_t h_read_signals(struct harness *h, size_t want, size_t enough,
+                                    uint64_t **ids_out, double secs)
 {
     char e2[256];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -273,11 +279,12 @@ static inline size_t h_read_signals(struct harness *h, size_t want, uint64_t **i
     rd_kafka_topic_partition_list_destroy(l);
     uint64_t *ids = calloc(want + 1, sizeof(uint64_t));
     size_t n = 0;
-    double end = h_now() + secs;
-    while (n < want && h_now() < end) {
+    double end = h_now() + secs, last = h_now();
+    while (n < want && h_now() < end && !(n >= enough && h_now() - last > 3)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m)
             continue;
+        last = h_now();
         struct rp_signal s;
         if (!m->err && rp_signal_decode(m->payload, m->len, &s, NULL, 0) == RP_OK)
             ids[n++] = s.signal_id;
