@@ -27,6 +27,7 @@ void rp_commit_log_reset(struct rp_commit_log *log, int64_t from)
     log->committable = from;
     log->committed = from;
     log->committable_wm = INT64_MIN;
+    log->committable_cr = -1;
 }
 
 bool rp_commit_log_full(const struct rp_commit_log *log)
@@ -42,6 +43,7 @@ struct rp_track *rp_commit_log_push(struct rp_commit_log *log, int64_t end_offse
     atomic_store_explicit(&t->failed, 0, memory_order_relaxed);
     t->end_offset = end_offset;
     t->wm = INT64_MIN;
+    t->cr = -1;
     log->head++;
     return t;
 }
@@ -61,6 +63,8 @@ bool rp_commit_log_advance(struct rp_commit_log *log, bool *failed)
         }
         if (t->wm > log->committable_wm)
             log->committable_wm = t->wm;
+        if (t->cr > log->committable_cr)
+            log->committable_cr = t->cr;
         if (t->end_offset > log->committable) {
             log->committable = t->end_offset;
             moved = true;

@@ -24,6 +24,10 @@ struct rp_track {
      * timers, all under this record or older ones, when the worker dropped its reference; set
      * before that release, read after the acquire that sees refs == 0 */
     int64_t wm;
+    /* input partitions: the credits partition's applied prefix (every credit below this offset
+     * had been applied to the pipeline, under this record or older ones) when the worker dropped
+     * its reference; -1 unknown. Same publication as `wm`. */
+    int64_t cr;
 };
 
 struct rp_commit_log {
@@ -33,6 +37,7 @@ struct rp_commit_log {
     uint64_t tail;          /* oldest record not yet folded into `committable` */
     int64_t committable;    /* offset up to which everything is acknowledged (-1: nothing yet) */
     int64_t committable_wm; /* max `wm` of the records folded into `committable` */
+    int64_t committable_cr; /* max `cr` of the records folded into `committable` (-1: none) */
     int64_t committed;      /* last offset sent in a commit (-1: none) */
 };
 

@@ -310,8 +310,11 @@ static rd_kafka_resp_err_t commit(struct rp_engine *e, int32_t only, bool sync)
                 /* the watermark whose timer signals this offset covers: a restore fires the
                  * timers up to it silently (engine.c, state restore) */
                 if (pt->topic == RP_T_INPUT && pt->log.committable_wm != INT64_MIN) {
-                    char md[32];
-                    int n = snprintf(md, sizeof(md), "wm=%" PRId64, pt->log.committable_wm);
+                    /* and the credits it had applied: a restore replays those silently and
+                     * applies the others as new (worker.c, credits) */
+                    char md[64];
+                    int n = snprintf(md, sizeof(md), "wm=%" PRId64 " cr=%" PRId64,
+                                     pt->log.committable_wm, pt->log.committable_cr);
                     r->metadata = strdup(md); /* freed with the list */
                     r->metadata_size = r->metadata ? (size_t)n : 0;
                 }
@@ -489,21 +492,35 @@ static void on_assign(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
                                                  &lo, &hi, 5000);
             int64_t start;
             pt->restore_wm = INT64_MIN;
-            if (c > 0 && lo >= 0 && lo < c) { /* restore: replay [lo, c) silently */
+            pt->restore_cr = -1;
+            pt->cr_start = 0;
+            int64_t applied = t == RP_T_CREDITS ? e->parts[RP_T_INPUT][p].restore_cr : -1;
+            if (applied >= 0) {
+                /* credits: replay from the start, silently below the prefix the input's commit
+                 * says was applied (credits wait for their event time, so the credits topic's
+                 * own committed offset may be past credits never applied) */
+                pt->replay_until = applied;
+                start = RD_KAFKA_OFFSET_BEGINNING;
+            } else if (c > 0 && lo >= 0 && lo < c) { /* restore: replay [lo, c) silently */
                 pt->replay_until = c;
                 start = RD_KAFKA_OFFSET_BEGINNING;
+                pt->cr_start = lo;
                 const rd_kafka_topic_partition_t *ce = &q->elems[2 * i + t];
-                char md[32] = "";
+                char md[64] = "";
                 if (ce->metadata && ce->metadata_size > 0 && ce->metadata_size < sizeof(md)) {
                     memcpy(md, ce->metadata, ce->metadata_size);
                     md[ce->metadata_size] = 0;
-                    long long v;
-                    if (sscanf(md, "wm=%lld", &v) == 1)
+                    long long v, vc;
+                    int got = sscanf(md, "wm=%lld cr=%lld", &v, &vc);
+                    if (got >= 1)
                         pt->restore_wm = (int64_t)v;
+                    if (got == 2 && vc >= 0)
+                        pt->restore_cr = (int64_t)vc;
                 }
             } else {
                 pt->replay_until = 0;
                 start = c >= 0 ? c : (t == RP_T_CREDITS ? RD_KAFKA_OFFSET_BEGINNING : c);
+                pt->cr_start = c >= 0 ? c : 0;
             }
             atomic_store_explicit(&pt->worker, wi, memory_order_relaxed);
             rp_commit_log_reset(&pt->log, c >= 0 ? c : -1);
@@ -520,11 +537,12 @@ static void on_assign(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
                 atomic_store_explicit(&pt->active, 1, memory_order_relaxed);
                 atomic_store_explicit(&pt->backlog, 1, memory_order_relaxed); /* until known */
                 rp_metrics_set_partition_assigned(e->metrics, p, true);
-                send_control(e, pt, RP_B_ASSIGN);
             } else {
                 rd_kafka_topic_partition_list_add(cr, e->credits_topic, p)->offset = start;
             }
         }
+        /* after both topics' settings: the ring publishes them to the worker */
+        send_control(e, &e->parts[RP_T_INPUT][p], RP_B_ASSIGN);
         int n = snprintf(desc + dl, sizeof(desc) - dl, "%s%" PRId32 "->w%d%s", i ? " " : "", p, wi,
                          e->parts[RP_T_INPUT][p].replay_until > 0 ? "(restore)" : "");
         if (n > 0 && (size_t)n < sizeof(desc) - dl)
@@ -1213,6 +1231,7 @@ void rp_engine_destroy(struct rp_engine *e)
                 for (int32_t p = 0; p < e->n_parts; p++)
                     free(w->cq[p].buf);
             free(w->cq);
+            free(w->taint);
             rp_ring_fini(&w->ring);
             rp_ring_fini(&w->ret);
             pthread_mutex_destroy(&w->mb.lock);

@@ -45,6 +45,10 @@ struct rp_part {
      * after dequeuing it (the ring's release/acquire orders them); stable while assigned. */
     int64_t replay_until; /* offsets below it restore state only: their outputs already exist */
     int64_t restore_wm;   /* input: timers up to this watermark already fired (commit metadata) */
+    /* input: credits below this offset of the co-numbered credits partition had been applied
+     * when the restored offset was committed (commit metadata; -1: not recorded) */
+    int64_t restore_cr;
+    int64_t cr_start; /* credits: the first offset this assignment reads (0: unknown) */
     /* relaxed: read by HTTP threads only to pick the worker to ask; a stale value finds the
      * pipeline missing and answers 404/503, never touches another worker's state */
     _Atomic int worker;
@@ -95,9 +99,21 @@ struct rp_engine;
 
 /* FIFO of credits received for one input partition, applied in event-time position. */
 #define RP_CREDIT_Q_CAP 8192
+struct rp_credit_qe {
+    struct rp_credit c;
+    int64_t offset; /* in the credits partition */
+};
 struct rp_credit_q {
-    struct rp_credit *buf; /* RP_CREDIT_Q_CAP entries, allocated on assignment */
-    uint32_t head, tail;   /* free-running; head - tail = queued */
+    struct rp_credit_qe *buf; /* RP_CREDIT_Q_CAP entries, allocated on assignment */
+    uint32_t head, tail;      /* free-running; head - tail = queued */
+    int64_t next;             /* the offset after the last credit received (applied prefix) */
+};
+
+/* Customers (cid hashes, by input partition) whose restored state took a credit the commit did
+ * not cover: their replayed outputs are new, not repeats (worker.c, credits). */
+struct rp_taint {
+    uint64_t hash;
+    int32_t partition;
 };
 
 /* Messages decoded ahead of the one applied: their customers' state is fetched from memory
@@ -128,6 +144,8 @@ struct rp_worker {
     int64_t *hold_ns; /* by input partition: when the hold was taken (monotonic ns) */
     /* by input partition: credits waiting for their event time (see worker.c, credits) */
     struct rp_credit_q *cq;
+    struct rp_taint *taint;
+    size_t n_taint, cap_taint;
     struct rp_track *cur_track;
     bool suppress;
     int64_t last_tick_ns;

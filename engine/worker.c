@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "customer_table.h"
 #include "engine_int.h"
 #include "event.h"
 
@@ -43,10 +44,48 @@ int64_t rp_engine_watermark(struct rp_engine *e, int64_t now_wall_ms)
     return m - e->cfg->scoring.allowed_lateness_ms;
 }
 
+static bool tainted(const struct rp_worker *w, const struct rp_cid *cid)
+{
+    if (w->n_taint == 0)
+        return false;
+    uint64_t h = rp_ctable_hash(cid->bytes, cid->len);
+    for (size_t i = 0; i < w->n_taint; i++)
+        if (w->taint[i].hash == h)
+            return true;
+    return false;
+}
+
+static void taint(struct rp_worker *w, int32_t p, const struct rp_cid *cid)
+{
+    if (tainted(w, cid))
+        return;
+    if (w->n_taint == w->cap_taint) {
+        size_t cap = w->cap_taint ? 2 * w->cap_taint : 64;
+        struct rp_taint *t = realloc(w->taint, cap * sizeof(*t));
+        if (!t) {
+            rp_log("worker %d: out of memory: a restored customer's new signals may stay silent",
+                   w->idx);
+            return;
+        }
+        w->taint = t;
+        w->cap_taint = cap;
+    }
+    w->taint[w->n_taint++] = (struct rp_taint){rp_ctable_hash(cid->bytes, cid->len), p};
+}
+
+static void untaint_partition(struct rp_worker *w, int32_t p)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < w->n_taint; i++)
+        if (w->taint[i].partition != p)
+            w->taint[k++] = w->taint[i];
+    w->n_taint = k;
+}
+
 static void on_signal(void *opaque, const struct rp_signal *s)
 {
     struct rp_worker *w = opaque;
-    if (w->suppress)
+    if (w->suppress && !tainted(w, &s->cid))
         return; /* restoring: this signal was emitted before the restart */
     rp_metrics_add(&w->mw->signals[s->kind][s->transition], 1);
     rp_out_signal(w, s);
@@ -73,31 +112,69 @@ static int64_t now_ms_hook(void *opaque)
  * customer's state where it belongs in event time, credits wait in a per-partition FIFO and are
  * applied just before the first event of the partition at or after their time, or when the
  * watermark passes them. The FIFO is bounded: when full, the oldest is applied at once.
+ *
+ * Which credits a restore replays silently. The input partition's commit records the credits
+ * partition's applied prefix (rp_track.cr: every credit below that offset had been applied, its
+ * signals under that commit or an older one). After a restore, a credit below it is a repeat
+ * (silent, like the replayed events); one at or above it was never applied before the commit, so
+ * its signals are new even while the input is still being replayed, and so are the replayed
+ * outputs of the customer it credits from then on (their state now differs from the one that
+ * made the outputs before the restart): that customer is tainted and its signals pass. The same
+ * holds for a credit below the prefix that arrives after the input's replay has ended. (A credit
+ * applied on arrival, FIFO full or not allocated, is tracked by its credits batch rather than by
+ * the input record that counts it in the prefix: a crash in between can leave its signal out.)
  */
+static void apply_credit(struct rp_worker *w, int32_t p, const struct rp_credit_qe *qe)
+{
+    const struct rp_part *in = &w->e->parts[RP_T_INPUT][p];
+    /* A credit below the prefix repeats what it did before the restart only while the input is
+     * still being replayed: applied later (the credits partition can lag behind the input), it
+     * meets a state the previous run never had. relaxed: `ready` is this worker's own store. */
+    bool repeat = qe->offset < w->e->parts[RP_T_CREDITS][p].replay_until &&
+                  !atomic_load_explicit(&in->ready, memory_order_relaxed);
+    bool was = w->suppress;
+    if (!repeat && in->replay_until > 0)
+        taint(w, p, &qe->c.to);
+    w->suppress = repeat;
+    rp_pipeline_apply_credit(w->pl[p], &qe->c);
+    w->suppress = was;
+}
+
+/* The credits partition's applied prefix (see apply_credit). */
+static int64_t credits_applied(const struct rp_worker *w, int32_t p)
+{
+    const struct rp_credit_q *q = &w->cq[p];
+    int64_t a = q->buf && q->head != q->tail ? q->buf[q->tail % RP_CREDIT_Q_CAP].offset : q->next;
+    int64_t r = w->e->parts[RP_T_CREDITS][p].replay_until; /* applied before the restore */
+    return a > r ? a : r;
+}
+
 static void credits_apply_until(struct rp_worker *w, int32_t p, int64_t ts)
 {
     struct rp_credit_q *q = &w->cq[p];
     while (q->buf && q->head != q->tail) {
-        struct rp_credit *c = &q->buf[q->tail % RP_CREDIT_Q_CAP];
-        if (c->ts_ms > ts)
+        struct rp_credit_qe *qe = &q->buf[q->tail % RP_CREDIT_Q_CAP];
+        if (qe->c.ts_ms > ts)
             break;
-        rp_pipeline_apply_credit(w->pl[p], c);
+        apply_credit(w, p, qe);
         q->tail++;
     }
 }
 
-static void credits_push(struct rp_worker *w, int32_t p, const struct rp_credit *c)
+static void credits_push(struct rp_worker *w, int32_t p, const struct rp_credit *c, int64_t offset)
 {
     struct rp_credit_q *q = &w->cq[p];
+    struct rp_credit_qe qe = {*c, offset};
+    q->next = offset + 1;
     if (!q->buf) {
-        rp_pipeline_apply_credit(w->pl[p], c);
+        apply_credit(w, p, &qe);
         return;
     }
     if (q->head - q->tail == RP_CREDIT_Q_CAP) {
-        rp_pipeline_apply_credit(w->pl[p], &q->buf[q->tail % RP_CREDIT_Q_CAP]);
+        apply_credit(w, p, &q->buf[q->tail % RP_CREDIT_Q_CAP]);
         q->tail++;
     }
-    q->buf[q->head % RP_CREDIT_Q_CAP] = *c;
+    q->buf[q->head % RP_CREDIT_Q_CAP] = qe;
     q->head++;
 }
 
@@ -107,6 +184,7 @@ static void release_hold(struct rp_worker *w, int32_t p)
     if (!t)
         return;
     t->wm = w->pl[p] ? rp_pipeline_watermark(w->pl[p]) : INT64_MIN;
+    t->cr = credits_applied(w, p);
     w->hold[p] = NULL;
     rp_track_unref(t, true); /* release: orders the wm store before the consumer sees refs 0 */
 }
@@ -251,7 +329,7 @@ static void process_credits(struct rp_worker *w, struct rp_batch *b)
         rd_kafka_message_t *m = b->msgs[i];
         w->suppress = m->offset < pt->replay_until;
         if (pl && m->payload && rp_credit_decode(m->payload, m->len, &c) == RP_OK)
-            credits_push(w, pt->partition, &c);
+            credits_push(w, pt->partition, &c, m->offset);
         else
             rp_log("credits partition %" PRId32 " offset %" PRId64 ": bad credit, skipped",
                    pt->partition, m->offset);
@@ -275,8 +353,10 @@ static void process(struct rp_worker *w, struct rp_batch *b)
                 rp_pipeline_create(&e->cfg->scoring, &hooks, expect + 16, err, sizeof(err));
             struct rp_credit_q *q = &w->cq[pt->partition];
             q->head = q->tail = 0;
+            q->next = e->parts[RP_T_CREDITS][pt->partition].cr_start;
+            untaint_partition(w, pt->partition);
             if (!q->buf) /* NULL: credits are applied on arrival (degraded, still correct) */
-                q->buf = malloc(RP_CREDIT_Q_CAP * sizeof(struct rp_credit));
+                q->buf = malloc(RP_CREDIT_Q_CAP * sizeof(struct rp_credit_qe));
             if (!w->pl[pt->partition]) {
                 rp_log("worker %d: partition %" PRId32 ": %s", w->idx, pt->partition, err);
                 atomic_store_explicit(&e->fatal, 1, memory_order_relaxed);
@@ -292,6 +372,7 @@ static void process(struct rp_worker *w, struct rp_batch *b)
         if (pt->topic == RP_T_INPUT && w->pl[pt->partition]) {
             /* queued credits go with the state: a restore replays the credits topic too */
             w->cq[pt->partition].head = w->cq[pt->partition].tail = 0;
+            untaint_partition(w, pt->partition);
             rp_pipeline_destroy(w->pl[pt->partition]);
             w->pl[pt->partition] = NULL;
         }

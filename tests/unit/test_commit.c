@@ -78,3 +78,30 @@ Test(commit, capacity_and_wrap_around)
     }
     rp_commit_log_fini(&log);
 }
+
+/* The credits prefix a commit records (metadata cr=) comes from completed records only. */
+Test(commit, credits_prefix_of_the_completed_records)
+{
+    struct rp_commit_log log;
+    cr_assert_eq(rp_commit_log_init(&log, 8), 0);
+    cr_expect_eq(log.committable_cr, -1, "nothing recorded yet");
+    struct rp_track *t[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = rp_commit_log_push(&log, 10 * (i + 1));
+        cr_expect_eq(t[i]->cr, -1, "a new record knows no prefix");
+        t[i]->cr = 100 * (i + 1);
+    }
+    bool failed = false;
+    rp_track_unref(t[0], true);
+    rp_track_unref(t[2], true);
+    rp_commit_log_advance(&log, &failed);
+    cr_expect_eq(log.committable, 10);
+    cr_expect_eq(log.committable_cr, 100, "not the prefix of a record behind an open one");
+    rp_track_unref(t[1], true);
+    rp_commit_log_advance(&log, &failed);
+    cr_expect_eq(log.committable, 30);
+    cr_expect_eq(log.committable_cr, 300);
+    rp_commit_log_reset(&log, 30);
+    cr_expect_eq(log.committable_cr, -1, "forgotten with the partition");
+    rp_commit_log_fini(&log);
+}
