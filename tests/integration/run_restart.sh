@@ -69,6 +69,14 @@ finish ref
 finish term
 finish kill
 grep -q '(restore)' "$IT_TMP/term2.log" || it_fail "the restarted engine did not restore its partitions"
+# gen writes valid events only, in time order per partition: none may be dead-lettered (a too_late
+# here would mean a watermark that ran ahead of a partition, and a state that differs)
+for name in term kill ref; do
+    dead=$(it_metric_sum "${PORT[$name]}" rapport_events_dead_lettered_total)
+    late=$(it_metric_sum "${PORT[$name]}" rapport_events_late_total)
+    it_log "$name (since its last start): $dead dead-lettered, $late late"
+    it_assert_eq 0 "$dead" "events dead-lettered by $name"
+done
 
 # every signal counted by each process is in its topics before comparing
 wait_for 60 "[ \$(it_count $in.ref.churn) -ge 1 ] && [ \$((\$(it_count $in.ref.churn) + \$(it_count $in.ref.advocate))) -eq \$(signals ref) ]"
