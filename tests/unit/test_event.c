@@ -103,6 +103,27 @@ static void pk_str(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, strlen(s));
 }
 
+/* {"cid":"c","ts":1,"type":"view","pad":"xxx..."} in msgpack, over RP_EVENT_MAX_BYTES (a str16
+ * pad); `scratch` holds at least RP_EVENT_MAX_BYTES + 60 bytes. The caller destroys `sb`. */
+static void pack_oversized(msgpack_sbuffer *sb, char *scratch)
+{
+    size_t pad = RP_EVENT_MAX_BYTES - 40;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    pk_str(&pk, "cid");
+    pk_str(&pk, "c");
+    pk_str(&pk, "ts");
+    msgpack_pack_int(&pk, 1);
+    pk_str(&pk, "type");
+    pk_str(&pk, "view");
+    pk_str(&pk, "pad");
+    memset(scratch, 'x', pad + 100);
+    msgpack_pack_str(&pk, pad + 100);
+    msgpack_pack_str_body(&pk, scratch, pad + 100);
+}
+
 static void to_msgpack(const struct fv *f, msgpack_sbuffer *sb)
 {
     msgpack_packer pk;
@@ -944,22 +965,8 @@ Test(event, message_size_limit)
                      over ? RP_ERR_TOO_LARGE : RP_OK, "%s", detail);
     }
     /* msgpack: str16 padding */
-    size_t pad = RP_EVENT_MAX_BYTES - 40;
     msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 4);
-    pk_str(&pk, "cid");
-    pk_str(&pk, "c");
-    pk_str(&pk, "ts");
-    msgpack_pack_int(&pk, 1);
-    pk_str(&pk, "type");
-    pk_str(&pk, "view");
-    pk_str(&pk, "pad");
-    memset(buf, 'x', pad + 100);
-    msgpack_pack_str(&pk, pad + 100);
-    msgpack_pack_str_body(&pk, buf, pad + 100);
+    pack_oversized(&sb, buf);
     cr_assert_gt(sb.size, RP_EVENT_MAX_BYTES);
     cr_assert_eq(rp_event_decode(sb.data, sb.size, &ev, detail, sizeof detail), RP_ERR_TOO_LARGE);
     cr_assert_eq(rp_event_decode_msgpack(sb.data, sb.size, &ev, detail, sizeof detail),
@@ -1478,22 +1485,8 @@ Test(event, next_equals_frame_then_decode_on_hostile_input)
         for (int j = 0; j < 3; j++)
             check_next_all_ways(buf, nested(buf, depths[j], false, map));
     }
-    size_t pad = RP_EVENT_MAX_BYTES - 40;
     msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 4);
-    pk_str(&pk, "cid");
-    pk_str(&pk, "c");
-    pk_str(&pk, "ts");
-    msgpack_pack_int(&pk, 1);
-    pk_str(&pk, "type");
-    pk_str(&pk, "view");
-    pk_str(&pk, "pad");
-    memset(buf, 'x', pad + 100);
-    msgpack_pack_str(&pk, pad + 100);
-    msgpack_pack_str_body(&pk, buf, pad + 100);
+    pack_oversized(&sb, buf);
     check_next_all_ways(sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
     free(buf);
