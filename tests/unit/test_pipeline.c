@@ -681,3 +681,56 @@ Test(pipeline, determinism_same_events_same_signals_but_emitted_at)
         cr_expect_eq(x.signal_id, rp_signal_id(&x.cid, x.kind, x.episode, x.transition));
     }
 }
+
+/* The stream of run_stream with the watermark moved after every `step` events only (0: at the
+ * end only), as an engine does when it advances per batch or per idle tick. */
+static size_t run_stream_steps(struct sink *k, size_t step)
+{
+    enum { N = 4000 };
+    static struct rp_event in[N];
+    size_t n = mixed_stream(in, N);
+    struct rp_pipeline *p = mk(NULL, k, false);
+    int64_t m = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(rp_pipeline_apply(p, &in[i]), RP_OK);
+        if (in[i].ts_ms > m)
+            m = in[i].ts_ms;
+        if (step && i % step == step - 1)
+            rp_pipeline_advance(p, m - 5 * MIN);
+    }
+    rp_pipeline_advance(p, m + 60 * DAY);
+    rp_pipeline_destroy(p);
+    return k->n;
+}
+
+static int cmp_signal(const void *a, const void *b)
+{
+    const struct rp_signal *x = a, *y = b;
+    if (x->signal_id != y->signal_id)
+        return x->signal_id < y->signal_id ? -1 : 1;
+    return (x->as_of_ms > y->as_of_ms) - (x->as_of_ms < y->as_of_ms);
+}
+
+/* The engine moves the watermark per batch, `rapport score` per event: the signals may come in
+ * another order across customers, never with other contents. */
+Test(pipeline, signals_do_not_depend_on_how_often_the_watermark_moves)
+{
+    static struct sink a, b;
+    size_t na = run_stream_steps(&a, 1);
+    cr_assert(na > 5, "the stream must produce signals (%zu)", na);
+    qsort(a.sig, na, sizeof(a.sig[0]), cmp_signal);
+    const size_t steps[] = {7, 64, 1000, 0};
+    for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+        size_t nb = run_stream_steps(&b, steps[s]);
+        cr_assert_eq(nb, na, "step %zu: %zu signals, %zu per event", steps[s], nb, na);
+        qsort(b.sig, nb, sizeof(b.sig[0]), cmp_signal);
+        for (size_t i = 0; i < na; i++) {
+            const struct rp_signal *x = &a.sig[i], *y = &b.sig[i];
+            cr_expect(x->signal_id == y->signal_id && x->as_of_ms == y->as_of_ms &&
+                          x->score == y->score && x->previous_score == y->previous_score &&
+                          x->segment == y->segment && x->n_reasons == y->n_reasons &&
+                          x->episode == y->episode,
+                      "step %zu: signal %zu differs", steps[s], i);
+        }
+    }
+}
