@@ -453,6 +453,48 @@ static int64_t deadline_ns(struct rp_engine *e)
                                    : rp_mono_ns() + e->cfg->shutdown_timeout_ms * 1000000LL;
 }
 
+/*
+ * The committed offsets of `q`, asked again while the group coordinator cannot answer yet (a
+ * broker starting, the coordinator moving: NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, ...),
+ * for up to RP_COMMITTED_WAIT_MS. Assigning with offsets unknown would leave the fetch to
+ * librdkafka, whose own attempt (2.0.2) gives up and never fetches the partitions. Every
+ * partition gets a definite answer before the assignment, or the error after the wait.
+ */
+#define RP_COMMITTED_WAIT_MS 60000
+static rd_kafka_resp_err_t fetch_committed(struct rp_engine *e, rd_kafka_topic_partition_list_t *q)
+{
+    int64_t until = rp_mono_ns() + RP_COMMITTED_WAIT_MS * 1000000LL;
+    for (int attempt = 0;; attempt++) {
+        rd_kafka_resp_err_t err = rd_kafka_committed(e->rk, q, 10000);
+        for (int i = 0; !err && i < q->cnt; i++)
+            err = q->elems[i].err;
+        if (!err)
+            return err;
+        bool stop = atomic_load_explicit(&e->stop, memory_order_relaxed);
+        if (stop || rp_mono_ns() > until) {
+            rp_log("fetching committed offsets: %s (starting from auto.offset.reset)",
+                   rd_kafka_err2str(err));
+            return err;
+        }
+        if (attempt == 0)
+            rp_log("fetching committed offsets: %s (asking again)", rd_kafka_err2str(err));
+        struct timespec ts = {0, 200000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Where an input partition with no committed offset starts: auto.offset.reset, resolved here so
+ * that librdkafka does not fetch the committed offsets once more on its own (see above). */
+static int64_t offset_reset(const struct rp_engine *e)
+{
+    const char *v = rp_config_kafka_get(e->cfg, "auto.offset.reset");
+    if (!v || !strcmp(v, "earliest") || !strcmp(v, "smallest") || !strcmp(v, "beginning"))
+        return RD_KAFKA_OFFSET_BEGINNING; /* (the engine's default) */
+    if (!strcmp(v, "latest") || !strcmp(v, "largest") || !strcmp(v, "end"))
+        return RD_KAFKA_OFFSET_END;
+    return RD_KAFKA_OFFSET_INVALID; /* "error": librdkafka's own handling */
+}
+
 static void on_assign(struct rp_engine *e, rd_kafka_topic_partition_list_t *parts)
 {
     /* committed offsets of both topics, in one request */
@@ -461,10 +503,7 @@ static void on_assign(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
         rd_kafka_topic_partition_list_add(q, e->cfg->topic_input, parts->elems[i].partition);
         rd_kafka_topic_partition_list_add(q, e->credits_topic, parts->elems[i].partition);
     }
-    rd_kafka_resp_err_t err = rd_kafka_committed(e->rk, q, 10000);
-    if (err)
-        rp_log("fetching committed offsets: %s (starting from auto.offset.reset)",
-               rd_kafka_err2str(err));
+    rd_kafka_resp_err_t err = fetch_committed(e, q);
     rd_kafka_topic_partition_list_t *cr = rd_kafka_topic_partition_list_new(parts->cnt);
     char desc[512];
     size_t dl = 0;
@@ -519,7 +558,10 @@ static void on_assign(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
                 }
             } else {
                 pt->replay_until = 0;
-                start = c >= 0 ? c : (t == RP_T_CREDITS ? RD_KAFKA_OFFSET_BEGINNING : c);
+                start = c >= 0              ? c
+                        : t == RP_T_CREDITS ? RD_KAFKA_OFFSET_BEGINNING
+                        : err               ? c  /* unknown: librdkafka asks once more */
+                                            : offset_reset(e); /* none committed */
                 pt->cr_start = c >= 0 ? c : 0;
             }
             atomic_store_explicit(&pt->worker, wi, memory_order_relaxed);
