@@ -232,6 +232,11 @@ static enum rp_err json(const char *s, struct rp_event *ev)
 }
 
 #define BASE S("cid", "c1"), U("ts", 1700000000000), S("type", "view")
+/* every known field once, and an array and a map the decoder skips */
+#define TYPICAL                                                                                    \
+    U("v", 1), S("cid", "customer-1"), U("ts", 1700000000000), S("type", "purchase"),              \
+        F("value", 42.5), F("sentiment", -0.5), S("ref", "t1"), U("referrer", 99),                 \
+        S("channel", "web"), U("id", 1234567), ARR("tags"), MAP("meta")
 
 static char *rep(char c, size_t n)
 {
@@ -790,19 +795,7 @@ Test(event, empty_map_and_detail_handling)
 Test(event, truncation_at_every_offset_fails_cleanly)
 {
     struct rp_event ev;
-    struct fv f[] = {U("v", 1),
-                     S("cid", "customer-1"),
-                     U("ts", 1700000000000),
-                     S("type", "purchase"),
-                     F("value", 42.5),
-                     F("sentiment", -0.5),
-                     S("ref", "t1"),
-                     U("referrer", 99),
-                     S("channel", "web"),
-                     U("id", 1234567),
-                     ARR("tags"),
-                     MAP("meta"),
-                     END};
+    struct fv f[] = {TYPICAL, END};
     char js[1024];
     size_t jn = to_json(f, js, sizeof js);
     msgpack_sbuffer sb;
@@ -1311,19 +1304,7 @@ static void check_next_fv(const struct fv *f)
 Test(event, next_equals_frame_then_decode_on_hostile_input)
 {
     /* one of each outcome, valid and not, through the field descriptions */
-    struct fv typical[] = {U("v", 1),
-                           S("cid", "customer-1"),
-                           U("ts", 1700000000000),
-                           S("type", "purchase"),
-                           F("value", 42.5),
-                           F("sentiment", -0.5),
-                           S("ref", "t1"),
-                           U("referrer", 99),
-                           S("channel", "web"),
-                           U("id", 1234567),
-                           ARR("tags"),
-                           MAP("meta"),
-                           END};
+    struct fv typical[] = {TYPICAL, END};
     struct fv base[] = {BASE, END};
     struct fv v2[] = {BASE, U("v", 2), S("type", "nope"), END};
     struct fv vneg[] = {I("v", -1), BASE, END};
