@@ -44,20 +44,23 @@ int64_t rp_engine_watermark(struct rp_engine *e, int64_t now_wall_ms)
     return m - e->cfg->scoring.allowed_lateness_ms;
 }
 
-static bool tainted(const struct rp_worker *w, const struct rp_cid *cid)
+static bool tainted_hash(const struct rp_worker *w, uint64_t h)
 {
-    if (w->n_taint == 0)
-        return false;
-    uint64_t h = rp_ctable_hash(cid->bytes, cid->len);
     for (size_t i = 0; i < w->n_taint; i++)
         if (w->taint[i].hash == h)
             return true;
     return false;
 }
 
+static bool tainted(const struct rp_worker *w, const struct rp_cid *cid)
+{
+    return w->n_taint > 0 && tainted_hash(w, rp_ctable_hash(cid->bytes, cid->len));
+}
+
 static void taint(struct rp_worker *w, int32_t p, const struct rp_cid *cid)
 {
-    if (tainted(w, cid))
+    uint64_t h = rp_ctable_hash(cid->bytes, cid->len);
+    if (tainted_hash(w, h))
         return;
     if (w->n_taint == w->cap_taint) {
         size_t cap = w->cap_taint ? 2 * w->cap_taint : 64;
@@ -70,7 +73,7 @@ static void taint(struct rp_worker *w, int32_t p, const struct rp_cid *cid)
         w->taint = t;
         w->cap_taint = cap;
     }
-    w->taint[w->n_taint++] = (struct rp_taint){rp_ctable_hash(cid->bytes, cid->len), p};
+    w->taint[w->n_taint++] = (struct rp_taint){h, p};
 }
 
 static void untaint_partition(struct rp_worker *w, int32_t p)
