@@ -143,30 +143,24 @@ static bool try_dispatch(struct rp_engine *e, struct rp_part *pt)
     return true;
 }
 
-static void set_paused(struct rp_engine *e, struct rp_part *pt, bool pause)
+/* Reads a partition again from pt->rewind, the first message that route() had to drop. A seek,
+ * never pause/resume: librdkafka 2.0.x's batch consume API could skip offsets on resume, which
+ * restarts from its own idea of the position (fixed in 2.1.0, confluentinc/librdkafka#4208);
+ * a seek names the offset. Asynchronous (timeout 0): the version barrier it sets at once
+ * discards the messages fetched before it, and 2.0.x's seek timeout is off by 1000x (#4230). */
+static void seek_rewind(struct rp_engine *e, struct rp_part *pt)
 {
-    if (pt->paused == pause)
-        return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, topic_name(e, pt->topic), pt->partition);
-    rd_kafka_t *rk = handle_of(e, pt->topic);
-    if (pause)
-        rd_kafka_pause_partitions(rk, l);
-    else
-        rd_kafka_resume_partitions(rk, l);
-    pt->paused = pause;
-    if (!pause && pt->rewind >= 0) {
-        /* messages were dropped while the partition was paused: read them again */
-        l->elems[0].offset = pt->rewind;
-        rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, 5000);
-        if (err) {
-            rp_log("seek %s [%" PRId32 "] to %" PRId64 ": %s", topic_name(e, pt->topic),
-                   pt->partition, pt->rewind, rd_kafka_error_string(err));
-            rd_kafka_error_destroy(err);
-        }
-        pt->rewind = -1;
+    rd_kafka_topic_partition_list_add(l, topic_name(e, pt->topic), pt->partition)->offset =
+        pt->rewind;
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(handle_of(e, pt->topic), l, 0);
+    if (err) {
+        rp_log("seek %s [%" PRId32 "] to %" PRId64 ": %s", topic_name(e, pt->topic), pt->partition,
+               pt->rewind, rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
     }
     rd_kafka_topic_partition_list_destroy(l);
+    pt->rewind = -1;
 }
 
 static void detach_queue(struct rp_part *pt)
@@ -176,11 +170,11 @@ static void detach_queue(struct rp_part *pt)
     pt->q = NULL;
 }
 
-/* A batch that cannot go now: keep it (bounded: one per partition) and stop fetching. */
-static void hold(struct rp_engine *e, struct rp_part *pt)
+/* A batch that cannot go now: keep it (bounded: one per partition) and stop reading the
+ * partition's queue (librdkafka's bounded prefetch is the backpressure, see rp_part.q). */
+static void hold(struct rp_part *pt)
 {
     pt->pending = true;
-    set_paused(e, pt, true);
 }
 
 static void route(struct rp_engine *e, enum rp_topic_kind t, rd_kafka_message_t *m)
@@ -194,7 +188,7 @@ static void route(struct rp_engine *e, enum rp_topic_kind t, rd_kafka_message_t 
         rd_kafka_message_destroy(m);
         return;
     }
-    if (!pt->open && !pt->pending) {
+    if (!pt->open && !pt->pending && pt->rewind < 0) {
         pt->open = batch_get(worker_of(e, pt));
         pt->flush_ns = rp_mono_ns();
         if (pt->open) {
@@ -202,18 +196,18 @@ static void route(struct rp_engine *e, enum rp_topic_kind t, rd_kafka_message_t 
             pt->open->part = pt;
         }
     }
-    if (pt->pending || !pt->open) {
-        /* Defensive: librdkafka drops fetched messages of a paused partition, but if one still
-         * arrives we cannot keep it: remember where to read again on resume. */
+    if (pt->pending || !pt->open || pt->rewind >= 0) {
+        /* Defensive (the partition's own queue is read only when there is room; a message from
+         * the consumer queue may not find it): drop it and every later one of the partition,
+         * and read them again from the first (retry_held). */
         if (pt->rewind < 0 || m->offset < pt->rewind)
             pt->rewind = m->offset;
         rd_kafka_message_destroy(m);
-        set_paused(e, pt, true);
         return;
     }
     pt->open->msgs[pt->open->n++] = m;
     if (pt->open->n == e->batch_size && !try_dispatch(e, pt))
-        hold(e, pt);
+        hold(pt);
 }
 
 /* Dispatches every open batch; `older_than_ns` > 0 only those opened before that time. */
@@ -225,11 +219,12 @@ static void flush_open(struct rp_engine *e, int64_t older_than_ns)
             if (!pt->open || pt->open->n == 0 || (older_than_ns && pt->flush_ns > older_than_ns))
                 continue;
             if (!try_dispatch(e, pt))
-                hold(e, pt);
+                hold(pt);
         }
 }
 
-/* Retries held batches; resumes partitions whose worker ring drained below half. */
+/* Retries held batches; reads a partition again from where route() dropped its messages once
+ * it has a free batch and no held one. */
 static void retry_held(struct rp_engine *e)
 {
     for (int t = 0; t < RP_T__COUNT; t++)
@@ -239,12 +234,8 @@ static void retry_held(struct rp_engine *e)
                 continue;
             if (pt->pending && !try_dispatch(e, pt))
                 continue;
-            if (pt->paused) {
-                struct rp_worker *w = worker_of(e, pt);
-                if (rp_ring_count(&w->ring) < rp_ring_capacity(&w->ring) / 2 &&
-                    !rp_commit_log_full(&pt->log))
-                    set_paused(e, pt, false);
-            }
+            if (pt->rewind >= 0 && worker_of(e, pt)->n_free > 0)
+                seek_rewind(e, pt);
         }
 }
 
@@ -567,7 +558,7 @@ static void on_assign(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
             atomic_store_explicit(&pt->worker, wi, memory_order_relaxed);
             rp_commit_log_reset(&pt->log, c >= 0 ? c : -1);
             pt->assigned = true;
-            pt->paused = pt->pending = false;
+            pt->pending = false;
             pt->rewind = -1;
             pt->open = NULL;
             atomic_store_explicit(&pt->revoked, 0, memory_order_relaxed);
@@ -673,7 +664,6 @@ static void on_revoke(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
         for (int t = 0; t < RP_T__COUNT; t++) {
             struct rp_part *pt = &e->parts[t][p];
             pt->assigned = false;
-            pt->paused = false;
             detach_queue(pt);
             atomic_store_explicit(&pt->active, 0, memory_order_relaxed);
         }
@@ -1156,7 +1146,8 @@ int rp_engine_run(struct rp_engine *e)
         for (int t = 0; t < RP_T__COUNT; t++)
             for (int32_t p = 0; p < e->n_parts; p++) {
                 struct rp_part *pt = &e->parts[t][p];
-                if (!pt->assigned || !pt->q || pt->pending || rp_commit_log_full(&pt->log))
+                if (!pt->assigned || !pt->q || pt->pending || pt->rewind >= 0 ||
+                    rp_commit_log_full(&pt->log))
                     continue;
                 struct rp_worker *w = worker_of(e, pt);
                 if (rp_ring_count(&w->ring) >= rp_ring_capacity(&w->ring) || w->n_free == 0)

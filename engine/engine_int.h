@@ -54,15 +54,16 @@ struct rp_part {
     _Atomic int worker;
     /* --- consumer thread only --- */
     bool assigned;
-    bool paused;
     bool pending;     /* `open` is full and waits for ring space */
-    int64_t rewind;   /* defensive: first offset dropped while paused (-1: none) */
+    int64_t rewind;   /* defensive: first offset route() dropped, to seek to (-1: none) */
     int64_t flush_ns; /* when the open batch got its first message */
     struct rp_batch *open;
     struct rp_commit_log log;
     /* the partition's own librdkafka queue, not forwarded to the consumer queue: read only while
-     * the worker has room, so that librdkafka's bounded prefetch is the backpressure and
-     * nothing is paused (a pause discards the prefetched messages, refetched on resume) */
+     * the worker has room, so that librdkafka's bounded prefetch (queued.min.messages,
+     * queued.max.messages.kbytes per partition) is the backpressure and nothing is paused (a
+     * pause discards the prefetched messages, and librdkafka 2.0.x could skip offsets on
+     * resume with the batch consume API, see seek_rewind) */
     rd_kafka_queue_t *q;
     /* --- shared --- */
     /* ready: worker has created the pipeline (input) and finished restoring. revoked: worker
@@ -78,7 +79,7 @@ struct rp_part {
     _Atomic int64_t last_wall_ms;
     _Atomic int active; /* assigned here: counted in the watermark (relaxed, same reason) */
     /* unread messages known to exist (high watermark > position), set by the consumer thread:
-     * a silent partition with a backlog is blocked (broker down, paused), not idle, and keeps
+     * a silent partition with a backlog is blocked (broker down, worker full), not idle, and keeps
      * holding the watermark back (relaxed: a self-contained flag) */
     _Atomic int backlog;
 };
