@@ -154,7 +154,16 @@ static inline bool h_setup(struct harness *h, const char *name, uint32_t custome
         snprintf(dbg, sizeof(dbg), "debug = %s\n", getenv("H_KDEBUG"));
     snprintf(ini, sizeof(ini),
              "[kafka]\nbootstrap.servers = %s\ngroup.id = g-%s\n%s"
-             "topic.metadata.refresh.interval.ms = 1000\n"
+             /* leaders that move are found quickly; but the metadata cache stays fresh for a
+              * minute (its default age is 3 x the refresh interval, 3 s here): the mock answers
+              * a first JoinGroup after 3 s, and librdkafka 2.0.2, as the group leader, then
+              * asks for metadata before it assigns, takes the answer for a change in the
+              * subscription and joins again (cooperative-sticky), against a mock that answers
+              * the new JoinGroup only after about 45 s, again and again: seen as an engine never
+              * assigned ("consumed 0"). */
+             "topic.metadata.refresh.interval.ms = 1000\nmetadata.max.age.ms = 60000\n"
+             /* one request in flight: see MOCK_LOSS_PCT in test_engine_faults.c */
+             "max.in.flight.requests.per.connection = 1\n"
              "[topics]\ninput = %s\nchurn_risk = %s.churn\nadvocate = %s.advocate\n"
              "dead_letter = %s.dlq\ninternal_prefix = %s.internal\n"
              "[engine]\nworkers = %d\nidle_partition_timeout = 1s\ncommit_interval = 200ms\n"
@@ -206,6 +215,20 @@ static inline bool h_balanced(struct harness *h, uint64_t *dead)
     return true;
 }
 
+/* On stderr: what each partition consumed and the engine's metrics, to tell a stalled partition
+ * from a slow engine when a wait fails. */
+static inline void h_dump(struct harness *h, const char *why)
+{
+    fprintf(stderr, "--- %s: %s\n", h->topic, why);
+    for (int p = 0; p < H_PARTS; p++) {
+        struct rp_metrics_part_totals t;
+        rp_metrics_part_totals(rp_engine_metrics(h->e), p, &t);
+        fprintf(stderr, "partition %d consumed %" PRIu64 "\n", p, t.consumed);
+    }
+    rp_metrics_write(rp_engine_metrics(h->e), stderr);
+    fprintf(stderr, "---\n");
+}
+
 static inline bool h_wait_consumed(struct harness *h, uint64_t n, double secs)
 {
     double end = h_now() + secs;
@@ -214,6 +237,10 @@ static inline bool h_wait_consumed(struct harness *h, uint64_t n, double secs)
             return true;
         h_sleep_ms(20);
     }
+    char why[96];
+    snprintf(why, sizeof(why), "consumed %" PRIu64 " of %" PRIu64 " after %.0f s", h_consumed(h), n,
+             secs);
+    h_dump(h, why);
     return false;
 }
 
