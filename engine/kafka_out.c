@@ -158,7 +158,7 @@ static void track_unref(struct rp_worker *w, void *opaque, bool ok)
 }
 
 /* Produces with retries while the local queue is full (backpressure from the broker): the
- * worker waits, which in turn fills its ring and pauses its partitions. */
+ * worker waits, which in turn fills its ring, and its partitions' queues are left unread. */
 static void produce(struct rp_worker *w, rd_kafka_topic_t *rkt, int32_t partition, const void *key,
                     size_t key_len, const void *val, size_t val_len, rd_kafka_headers_t *hdrs)
 {
