@@ -61,6 +61,19 @@ static void verify_and_stop(struct harness *h, unsigned loss_pct)
                  "committed offsets after the stop: %" PRId64 " of %" PRIu64, committed, h->n_msgs);
 }
 
+/* Moves the leader of every partition of every topic of the harness to another broker (round
+ * r: partition p to broker 1 + (p + r + 1) % 3). */
+static void move_leaders(struct harness *h, int round)
+{
+    const char *suffix[] = {"", ".churn", ".advocate", ".dlq", ".internal.credits"};
+    for (int i = 0; i < 5; i++) {
+        char t[128];
+        snprintf(t, sizeof(t), "%s%s", h->topic, suffix[i]);
+        for (int p = 0; p < H_PARTS; p++)
+            rd_kafka_mock_partition_set_leader(h->mc, t, p, 1 + (p + round + 1) % 3);
+    }
+}
+
 Test(engine_faults, no_fault_baseline, .timeout = 180)
 {
     struct harness h;
@@ -124,14 +137,8 @@ Test(engine_faults, leader_changes, .timeout = 180)
     cr_assert(h_setup(&h, "lead", CUSTOMERS, EVENTS, 2), "setup: %s", h.err);
     cr_assert(h_start(&h), "start: %s", h.err);
     cr_assert(h_wait_consumed(&h, h.n_msgs / 3, 60));
-    const char *suffix[] = {"", ".churn", ".advocate", ".dlq", ".internal.credits"};
     for (int round = 0; round < 2; round++) {
-        for (int i = 0; i < 5; i++) {
-            char t[128];
-            snprintf(t, sizeof(t), "%s%s", h.topic, suffix[i]);
-            for (int p = 0; p < H_PARTS; p++)
-                rd_kafka_mock_partition_set_leader(h.mc, t, p, 1 + (p + round + 1) % 3);
-        }
+        move_leaders(&h, round);
         h_wait_consumed(&h, h.n_msgs * (2 + round) / 4, 30);
     }
     verify_and_stop(&h, MOCK_LOSS_PCT);
@@ -167,15 +174,9 @@ Test(engine_faults, backpressure_under_leader_changes, .timeout = 180)
                                     sizeof(h.err)) == 0,
               "%s", h.err);
     cr_assert(h_start(&h), "start: %s", h.err);
-    const char *suffix[] = {"", ".churn", ".advocate", ".dlq", ".internal.credits"};
     for (int round = 0; round < 4; round++) {
         cr_assert(h_wait_consumed(&h, h.n_msgs * (1 + round) / 6, 60));
-        for (int i = 0; i < 5; i++) {
-            char t[128];
-            snprintf(t, sizeof(t), "%s%s", h.topic, suffix[i]);
-            for (int p = 0; p < H_PARTS; p++)
-                rd_kafka_mock_partition_set_leader(h.mc, t, p, 1 + (p + round + 1) % 3);
-        }
+        move_leaders(&h, round);
     }
     verify_and_stop(&h, MOCK_LOSS_PCT);
     h_teardown(&h);

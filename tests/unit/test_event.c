@@ -103,6 +103,19 @@ static void pk_str(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, strlen(s));
 }
 
+/* A map of `entries` entries opened with the minimal event {"cid":"c","ts":1,"type":"view"}; the
+ * caller packs the other entries - 3. */
+static void pk_min_event(msgpack_packer *pk, uint32_t entries)
+{
+    msgpack_pack_map(pk, entries);
+    pk_str(pk, "cid");
+    pk_str(pk, "c");
+    pk_str(pk, "ts");
+    msgpack_pack_int(pk, 1);
+    pk_str(pk, "type");
+    pk_str(pk, "view");
+}
+
 /* {"cid":"c","ts":1,"type":"view","pad":"xxx..."} in msgpack, over RP_EVENT_MAX_BYTES (a str16
  * pad); `scratch` holds at least RP_EVENT_MAX_BYTES + 60 bytes. The caller destroys `sb`. */
 static void pack_oversized(msgpack_sbuffer *sb, char *scratch)
@@ -111,13 +124,7 @@ static void pack_oversized(msgpack_sbuffer *sb, char *scratch)
     msgpack_packer pk;
     msgpack_sbuffer_init(sb);
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 4);
-    pk_str(&pk, "cid");
-    pk_str(&pk, "c");
-    pk_str(&pk, "ts");
-    msgpack_pack_int(&pk, 1);
-    pk_str(&pk, "type");
-    pk_str(&pk, "view");
+    pk_min_event(&pk, 4);
     pk_str(&pk, "pad");
     memset(scratch, 'x', pad + 100);
     msgpack_pack_str(&pk, pad + 100);
@@ -833,13 +840,7 @@ Test(event, map_claiming_2_to_32_entries)
     msgpack_sbuffer_destroy(&sb);
     /* the same inside an unknown field, and an array */
     msgpack_sbuffer_init(&sb);
-    msgpack_pack_map(&pk, 4);
-    pk_str(&pk, "cid");
-    pk_str(&pk, "c");
-    pk_str(&pk, "ts");
-    msgpack_pack_int(&pk, 1);
-    pk_str(&pk, "type");
-    pk_str(&pk, "view");
+    pk_min_event(&pk, 4);
     pk_str(&pk, "x");
     msgpack_pack_array(&pk, 0xffffffffu);
     msgpack_pack_int(&pk, 1);
