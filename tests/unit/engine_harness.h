@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "engine_int.h"
 #include "gen.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -224,6 +225,19 @@ static inline void h_dump(struct harness *h, const char *why)
         rp_metrics_part_totals(rp_engine_metrics(h->e), p, &t);
         fprintf(stderr, "partition %d consumed %" PRIu64 "\n", p, t.consumed);
     }
+    /* the consumer thread's own view (read without synchronisation: a diagnostic after a
+     * failure, never on a passing run): a held batch, a full commit log (outputs not yet
+     * acknowledged), the producer's queue */
+    for (int t = 0; t < RP_T__COUNT; t++)
+        for (int p = 0; p < h->e->n_parts; p++) {
+            const struct rp_part *pt = &h->e->parts[t][p];
+            fprintf(stderr,
+                    "%s %d: assigned %d pending %d rewind %" PRId64 " commit log %" PRIu64
+                    " in use, committable %" PRId64 ", committed %" PRId64 "\n",
+                    t == RP_T_INPUT ? "input" : "credits", p, pt->assigned, pt->pending, pt->rewind,
+                    pt->log.head - pt->log.tail, pt->log.committable, pt->log.committed);
+        }
+    fprintf(stderr, "producer queue %d\n", rd_kafka_outq_len(h->e->prod));
     rp_metrics_write(rp_engine_metrics(h->e), stderr);
     fprintf(stderr, "---\n");
 }
