@@ -161,7 +161,7 @@ static inline bool h_setup(struct harness *h, const char *name, uint32_t custome
               * as group leader waiting for the assignor's metadata, took that refresh for a
               * change of subscription and joined again (cooperative-sticky); the mock answers
               * such a JoinGroup only ~45 s later, when the refresh coincided again: an engine
-              * never assigned, "consumed 0" (4 of 120 runs). */
+              * never assigned, "consumed 0" (4 times in about 60 runs of test_engine_faults). */
              /* one request in flight: see MOCK_LOSS_PCT in test_engine_faults.c */
              "max.in.flight.requests.per.connection = 1\n"
              "[topics]\ninput = %s\nchurn_risk = %s.churn\nadvocate = %s.advocate\n"
@@ -215,8 +215,9 @@ static inline bool h_balanced(struct harness *h, uint64_t *dead)
     return true;
 }
 
-/* On stderr: what each partition consumed and the engine's metrics, to tell a stalled partition
- * from a slow engine when a wait fails. */
+/* On stderr, when a wait fails: what each partition consumed, the consumer thread's state of each
+ * partition, the producer's queue and the engine's metrics, to tell a stalled fetch, skipped
+ * offsets and unacknowledged outputs from a slow engine. */
 static inline void h_dump(struct harness *h, const char *why)
 {
     fprintf(stderr, "--- %s: %s\n", h->topic, why);
