@@ -651,7 +651,10 @@ Test(pipeline, segments)
     rp_pipeline_destroy(p);
 }
 
-static size_t run_stream(struct sink *k, int64_t clock0)
+/* mixed_stream through one pipeline whose clock reads `clock0`, the watermark moved to max ts -
+ * lateness after every `step` events (1: as `rapport score` does; 0: only at the end, as an
+ * engine that advances per batch or idle tick may), then past every timer. */
+static size_t run_stream(struct sink *k, int64_t clock0, size_t step)
 {
     enum { N = 4000 };
     static struct rp_event in[N];
@@ -659,37 +662,6 @@ static size_t run_stream(struct sink *k, int64_t clock0)
     cr_assert(n <= N);
     struct rp_pipeline *p = mk(NULL, k, false);
     k->now = clock0;
-    int64_t m = INT64_MIN;
-    for (size_t i = 0; i < n; i++)
-        feed(p, &in[i], &m);
-    rp_pipeline_advance(p, m + 60 * DAY);
-    rp_pipeline_destroy(p);
-    return k->n;
-}
-
-Test(pipeline, determinism_same_events_same_signals_but_emitted_at)
-{
-    static struct sink a, b;
-    size_t na = run_stream(&a, 1000), nb = run_stream(&b, 999999);
-    cr_assert_eq(na, nb);
-    cr_assert(na > 5, "the stream must produce signals (%zu)", na);
-    for (size_t i = 0; i < na; i++) {
-        struct rp_signal x = a.sig[i], y = b.sig[i];
-        cr_expect_neq(x.emitted_at_ms, y.emitted_at_ms);
-        x.emitted_at_ms = y.emitted_at_ms = 0;
-        cr_expect(memcmp(&x, &y, sizeof(x)) == 0, "signal %zu differs", i);
-        cr_expect_eq(x.signal_id, rp_signal_id(&x.cid, x.kind, x.episode, x.transition));
-    }
-}
-
-/* The stream of run_stream with the watermark moved after every `step` events only (0: at the
- * end only), as an engine does when it advances per batch or per idle tick. */
-static size_t run_stream_steps(struct sink *k, size_t step)
-{
-    enum { N = 4000 };
-    static struct rp_event in[N];
-    size_t n = mixed_stream(in, N);
-    struct rp_pipeline *p = mk(NULL, k, false);
     int64_t m = INT64_MIN;
     for (size_t i = 0; i < n; i++) {
         cr_assert_eq(rp_pipeline_apply(p, &in[i]), RP_OK);
@@ -701,6 +673,21 @@ static size_t run_stream_steps(struct sink *k, size_t step)
     rp_pipeline_advance(p, m + 60 * DAY);
     rp_pipeline_destroy(p);
     return k->n;
+}
+
+Test(pipeline, determinism_same_events_same_signals_but_emitted_at)
+{
+    static struct sink a, b;
+    size_t na = run_stream(&a, 1000, 1), nb = run_stream(&b, 999999, 1);
+    cr_assert_eq(na, nb);
+    cr_assert(na > 5, "the stream must produce signals (%zu)", na);
+    for (size_t i = 0; i < na; i++) {
+        struct rp_signal x = a.sig[i], y = b.sig[i];
+        cr_expect_neq(x.emitted_at_ms, y.emitted_at_ms);
+        x.emitted_at_ms = y.emitted_at_ms = 0;
+        cr_expect(memcmp(&x, &y, sizeof(x)) == 0, "signal %zu differs", i);
+        cr_expect_eq(x.signal_id, rp_signal_id(&x.cid, x.kind, x.episode, x.transition));
+    }
 }
 
 static int cmp_signal(const void *a, const void *b)
@@ -716,12 +703,12 @@ static int cmp_signal(const void *a, const void *b)
 Test(pipeline, signals_do_not_depend_on_how_often_the_watermark_moves)
 {
     static struct sink a, b;
-    size_t na = run_stream_steps(&a, 1);
+    size_t na = run_stream(&a, 0, 1);
     cr_assert(na > 5, "the stream must produce signals (%zu)", na);
     qsort(a.sig, na, sizeof(a.sig[0]), cmp_signal);
     const size_t steps[] = {7, 64, 1000, 0};
     for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
-        size_t nb = run_stream_steps(&b, steps[s]);
+        size_t nb = run_stream(&b, 0, steps[s]);
         cr_assert_eq(nb, na, "step %zu: %zu signals, %zu per event", steps[s], nb, na);
         qsort(b.sig, nb, sizeof(b.sig[0]), cmp_signal);
         for (size_t i = 0; i < na; i++) {
