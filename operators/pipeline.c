@@ -262,6 +262,7 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
 {
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
     c->flags &= (uint8_t)~RP_CF_LOOKAHEAD; /* (whatever was deferred is superseded) */
+    p->stats.reschedules++;
     double ever;
     struct rp_score_parts lo;
     double at_due;
@@ -300,12 +301,14 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
             quiet = false;
             struct rp_score_parts s;
             rp_scoring_eval(&p->cfg, &p->table, c, due, &s);
+            p->stats.lookahead_evals++;
             if (would_transition(p, c, &s, due)) {
                 if (isnan(now->churn)) { /* (an unevaluated event's: crossing needs scores) */
                     rp_scoring_eval(&p->cfg, &p->table, c, after, &lo);
                     now = &lo;
                 }
                 due = crossing(p, c, after, due, now, &s);
+                p->stats.crossing_searches++;
             }
         }
     }
@@ -342,6 +345,7 @@ static void fire(void *opaque, uint32_t idx)
     struct rp_pipeline *p = opaque;
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
     if (c->flags & RP_CF_LOOKAHEAD) {
+        p->stats.lookaheads++;
         lookahead(p, idx);
         return;
     }

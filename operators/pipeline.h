@@ -54,6 +54,11 @@ struct rp_pipeline_stats {
     uint64_t timers_fired;
     uint64_t signals[RP_KIND__COUNT][2]; /* [kind][transition] */
     uint64_t evaluations_skipped;        /* events and checks that could not make a transition */
+    /* where the timer model's work goes (bench_pipeline prints them per event) */
+    uint64_t reschedules;       /* next-check computations: one per event, check and look-ahead */
+    uint64_t lookaheads;        /* deferred look-aheads made when their time came (not checks) */
+    uint64_t lookahead_evals;   /* evaluations at the next checkpoint, ahead of time */
+    uint64_t crossing_searches; /* of those, transitions placed to the minute (crossing()) */
 };
 
 /**
