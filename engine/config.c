@@ -153,7 +153,8 @@ static const struct key_def key_table[] = {
     DUR("scoring", "complaint_sla", SC(complaint_sla_ms), NULL, 1, DAYS(3650),
         "A complaint unresolved past this weighs fully."),
     DUR("scoring", "cooldown", SC(cooldown_ms), NULL, 0, DAYS(3650),
-        "No second `enter` of the same kind for a customer within this (event time)."),
+        "No second `enter` of the same kind for a customer within this (event time) of the last "
+        "one; a score still at or above the threshold when it ends enters then."),
     {.section = "scoring",
      .key = "weight.",
      .type = KT_DOUBLE,
@@ -184,7 +185,8 @@ static const struct key_def key_table[] = {
     DBL("churn_weight.low_p_alive", SC(w_low_p_alive), 0, 1, false,
         "churn_risk weight of 1 - P(alive) for buyers."),
     DBL("churn_weight.unanswered", SC(w_unanswered), 0, 1, false,
-        "churn_risk weight of questions unanswered past `answer_sla`."),
+        "churn_risk weight of questions unanswered past `answer_sla`: 0.6 of it when the SLA is "
+        "missed, all of it one more `answer_sla` later."),
     DBL("churn_weight.complaint", SC(w_complaint), 0, 1, false,
         "churn_risk weight of unresolved complaints."),
     DBL("churn_weight.negative_sentiment", SC(w_negative_sentiment), 0, 1, false,

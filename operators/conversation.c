@@ -86,13 +86,17 @@ void rp_conv_friction(const struct rp_ext_talk *t, int64_t as_of, int64_t answer
                       int64_t complaint_sla_ms, struct rp_conv_friction *out)
 {
     out->open_questions = out->open_complaints = out->overdue_questions = 0;
-    double keep = 1.0;
+    double keep = 1.0, keep_q = 1.0;
     for (int i = 0; i < RP_THREADS_MAX; i++) {
         int64_t age = as_of - t->at_ms[i];
         if (t->kind[i] == RP_TH_QUESTION) {
             out->open_questions++;
-            if (age >= answer_sla_ms)
+            if (age >= answer_sla_ms) {
                 out->overdue_questions++;
+                int64_t over = age - answer_sla_ms;
+                double ramp = over >= answer_sla_ms ? 1.0 : (double)over / (double)answer_sla_ms;
+                keep_q *= 1.0 - (RP_UNANSWERED_AT_SLA + (1.0 - RP_UNANSWERED_AT_SLA) * ramp);
+            }
         } else if (t->kind[i] == RP_TH_COMPLAINT) {
             out->open_complaints++;
             if (age > 0) {
@@ -102,6 +106,7 @@ void rp_conv_friction(const struct rp_ext_talk *t, int64_t as_of, int64_t answer
             }
         }
     }
+    out->unanswered = 1.0 - keep_q;
     out->complaint = 1.0 - keep;
 }
 
@@ -111,9 +116,11 @@ int64_t rp_conv_next_due(const struct rp_ext_talk *t, int64_t after, int64_t ans
     int64_t due = INT64_MAX;
     for (int i = 0; i < RP_THREADS_MAX; i++) {
         int64_t d;
-        if (t->kind[i] == RP_TH_QUESTION)
+        if (t->kind[i] == RP_TH_QUESTION) {
             d = t->at_ms[i] + answer_sla_ms;
-        else if (t->kind[i] == RP_TH_COMPLAINT)
+            if (d <= after) /* overdue: its weight grows until one more SLA has passed */
+                d += answer_sla_ms;
+        } else if (t->kind[i] == RP_TH_COMPLAINT)
             d = t->at_ms[i] + complaint_sla_ms;
         else
             continue;

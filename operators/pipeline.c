@@ -708,6 +708,11 @@ void rp_pipeline_apply_credit(struct rp_pipeline *p, const struct rp_credit *cr)
     if (idx == RP_NONE32)
         return;
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
+    /* As before an event of the customer's own: the checks due by the credit's time fire
+     * first, so that their transitions keep their own time (as_of), whatever the traffic of
+     * the customer who caused the credit. */
+    while (c->due_ms <= cr->ts_ms)
+        fire(p, idx);
     if (c->flags & RP_CF_LOOKAHEAD)
         lookahead(p, idx); /* on the state it was deferred on, before the credit changes it */
     p->credit_depth++;

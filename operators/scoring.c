@@ -21,15 +21,6 @@ static double clamp01(double v)
     return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
-/* k^n for the small n here (open questions <= RP_THREADS_MAX): no pow() per event. */
-static double powi(double k, unsigned n)
-{
-    double r = 1.0;
-    while (n--)
-        r *= k;
-    return r;
-}
-
 /* The customer's own typical gap between active days, in ms: a mean gap shrunk towards the
  * prior, (span + k * prior) / (n - 1 + k). Order-independent (first/last day and count only). */
 static double gap_ms(const struct rp_scoring_config *cfg, const struct rp_cust *c)
@@ -55,6 +46,13 @@ static const struct rp_ext_talk *talk_of(const struct rp_ctable *t, const struct
     const struct rp_ext *e = rp_ctable_ext_ro(t, c);
     return e && e->talk ? rp_pool_at(&t->talks, e->talk) : NULL;
 }
+
+static const struct rp_ext_sig *sig_of(const struct rp_ctable *t, const struct rp_cust *c)
+{
+    const struct rp_ext *e = rp_ctable_ext_ro(t, c);
+    return e && e->sig ? rp_pool_at(&t->sigs, e->sig) : NULL;
+}
+
 static const struct rp_ext_adv *adv_of(const struct rp_ctable *t, const struct rp_cust *c)
 {
     const struct rp_ext *e = rp_ctable_ext_ro(t, c);
@@ -145,9 +143,7 @@ eval_inputs(const struct rp_scoring_config *cfg, const struct rp_ctable *t, cons
     const struct rp_ext_talk *k = talk_of(t, c);
     if (k) {
         rp_conv_friction(k, as_of, cfg->answer_sla_ms, cfg->complaint_sla_ms, &out->fr);
-        if (out->fr.overdue_questions)
-            part[RP_R_UNANSWERED_QUESTION] =
-                cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, out->fr.overdue_questions));
+        part[RP_R_UNANSWERED_QUESTION] = cfg->w_unanswered * out->fr.unanswered;
         part[RP_R_OPEN_COMPLAINT] = cfg->w_complaint * out->fr.complaint;
         out->open_friction = out->fr.open_complaints > 0 || out->fr.overdue_questions > 0;
     }
@@ -343,13 +339,13 @@ static double churn_bound_ex(const struct rp_scoring_config *cfg, const struct r
         struct rp_conv_friction fr;
         rp_conv_friction(talk_of(t, c), until, cfg->answer_sla_ms, cfg->complaint_sla_ms, &fr);
         keep *= 1.0 - cfg->w_complaint * fr.complaint;
-        keep *= 1.0 - cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, fr.overdue_questions));
+        keep *= 1.0 - cfg->w_unanswered * fr.unanswered;
     } else {
+        /* with no end, every open thread may come to weigh fully */
         if (s->fr.open_complaints)
             keep *= 1.0 - cfg->w_complaint;
         if (s->fr.open_questions)
-            keep *=
-                1.0 - cfg->w_unanswered * (1.0 - powi(RP_UNANSWERED_KEEP, s->fr.open_questions));
+            keep *= 1.0 - cfg->w_unanswered;
     }
     if (c->n_days > 0 && with_silence) {
         /* silence only grows: its value at `until` bounds it */
@@ -466,8 +462,22 @@ int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const stru
         due = rp_conv_next_due(k, after, cfg->answer_sla_ms, cfg->complaint_sla_ms);
     bool in_episode = c->flags & ((RP_CF_IN_EPISODE << RP_KIND_CHURN_RISK) |
                                   (RP_CF_IN_EPISODE << RP_KIND_ADVOCATE));
+    /* The end of a cool-down that holds back an enter: a score still at or above its enter
+     * threshold then makes the enter (SPEC §3 forbids a second enter only *within* it), with
+     * no event needed. Only customers who left an episode within a cool-down of entering it
+     * have one. */
+    const struct rp_ext_sig *sg = sig_of(t, c);
+    if (sg) {
+        for (int kind = 0; kind < RP_KIND__COUNT; kind++) {
+            if ((c->flags & (RP_CF_IN_EPISODE << kind)) || sg->episode[kind] == 0)
+                continue;
+            int64_t end = sg->last_enter_ms[kind] + cfg->cooldown_ms;
+            if (end > after && end < due)
+                due = end;
+        }
+    }
     bool silence_checks = false;
-    if (c->n_days > 0 && !(c->flags & RP_CF_UNSUBSCRIBED)) {
+    if (c->n_days > 0 && (in_episode || !(c->flags & RP_CF_UNSUBSCRIBED))) {
         if (in_episode) {
             silence_checks = true;
         } else {
@@ -491,7 +501,9 @@ int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const stru
             if (i > 1)
                 grow *= 1.5;
             double gaps = i == 0 ? s0 : grow;
-            if (gaps > RP_SILENCE_MAX_GAPS)
+            /* (in an episode the checks go on: an exit by decay can come arbitrarily late, and
+             * the checkpoints grow geometrically, so there are few of them) */
+            if (gaps > RP_SILENCE_MAX_GAPS && !in_episode)
                 break;
             double when = (double)base + ceil_pos(gaps * g);
             if (when >= 9.2e18)

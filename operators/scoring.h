@@ -15,7 +15,6 @@
 #define RP_DROP_PSEUDO              0.25 /* pseudo-weight that shrinks the drop ratio to 1 */
 #define RP_DROP_START               0.8  /* short/long rate ratio below which drop counts ... */
 #define RP_DROP_FULL                0.2  /* ... and at or below which it counts fully */
-#define RP_UNANSWERED_KEEP          0.4  /* c_unanswered = 1 - 0.4^(overdue questions) */
 #define RP_LAPSED_MIN_SILENCE_MS    (30 * 86400000LL)
 #define RP_TRANSACTIONAL_MAX_LONG   2.0    /* buyers with less long engagement are transactional */
 #define RP_SILENCE_MAX_GAPS         1000.0 /* no silence checks beyond this many gaps */

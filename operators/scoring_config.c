@@ -48,8 +48,11 @@ void rp_scoring_config_defaults(struct rp_scoring_config *cfg)
     cfg->w_engagement_drop = 0.75; /* a drop to a fifth of the usual rate enters alone */
     cfg->w_silence = 0.60;
     cfg->w_low_p_alive = 0.50;
-    cfg->w_unanswered = 0.55;
-    cfg->w_complaint = 0.75; /* an ignored complaint alone reaches the 0.70 enter */
+    /* an unanswered question alone reaches the 0.70 enter 44 h after it was asked (0.45 when
+     * the 24 h SLA is missed, 0.75 at 48 h), an ignored complaint alone at 67.2 h (its weight
+     * ramps to 0.75 at the 72 h SLA) */
+    cfg->w_unanswered = 0.75;
+    cfg->w_complaint = 0.75;
     cfg->w_negative_sentiment = 0.40;
     cfg->w_refunds = 0.35;
     cfg->w_unsubscribed = 0.95;

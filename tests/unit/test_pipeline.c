@@ -332,7 +332,7 @@ static void sla_config(struct rp_scoring_config *cfg)
 {
     rp_scoring_config_defaults(cfg);
     cfg->w_engagement_drop = cfg->w_silence = 0;
-    cfg->w_unanswered = 1.0; /* one overdue question: 1 - 0.4 = 0.6 */
+    cfg->w_unanswered = 1.0; /* one question, when its SLA is missed: 0.6 */
     cfg->enter[RP_KIND_CHURN_RISK] = 0.55;
     cfg->exit[RP_KIND_CHURN_RISK] = 0.30;
 }
@@ -595,6 +595,145 @@ Test(pipeline, advocate_enters_and_is_held_down_by_an_open_complaint)
     set_ref(&r, "x");
     cr_assert_eq(feed(p, &r, &m), RP_OK);
     cr_expect_eq(count(&k, "fan2", RP_KIND_ADVOCATE, RP_TR_ENTER), 1, "released");
+    rp_pipeline_destroy(p);
+}
+
+/* The first signal of `kind` and `tr` for `cid` (NULL: none). */
+static const struct rp_signal *find(const struct sink *k, const char *cid, enum rp_signal_kind kind,
+                                    enum rp_transition tr, int nth)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (cid_is(&k->sig[i], cid) && k->sig[i].kind == kind && k->sig[i].transition == tr &&
+            nth-- == 0)
+            return &k->sig[i];
+    return NULL;
+}
+
+/* SPEC §2: "a customer ... whose question nobody answers must be signalled without a new event
+ * from them", with the default weights: 0.75 x 0.6 = 0.45 when the 24 h SLA is missed, then
+ * growing to 0.75 at 48 h: 0.70 at 44 h. */
+Test(pipeline, a_question_nobody_answers_alone_enters_with_the_defaults)
+{
+    static struct sink k;
+    struct rp_pipeline *p = mk(NULL, &k, false);
+    struct rp_scoring_config d;
+    rp_scoring_config_defaults(&d);
+    int64_t m = INT64_MIN, asked = T0 + 7 * HOUR;
+    struct rp_event q = ev("asker", asked, RP_EV_QUESTION);
+    set_ref(&q, "q1");
+    cr_assert_eq(feed(p, &q, &m), RP_OK);
+    rp_pipeline_advance(p, asked + d.answer_sla_ms);
+    cr_expect_eq(k.n, 0);
+    cr_expect(fabs(view(p, "asker", asked + d.answer_sla_ms).churn_risk - 0.45) < 1e-12);
+    int64_t cross = asked + d.answer_sla_ms + d.answer_sla_ms * 5 / 6; /* 44 h */
+    rp_pipeline_advance(p, cross - MIN - 1);
+    cr_expect_eq(k.n, 0, "nothing before 44 h");
+    rp_pipeline_advance(p, asked + 30 * DAY);
+    const struct rp_signal *s = find(&k, "asker", RP_KIND_CHURN_RISK, RP_TR_ENTER, 0);
+    cr_assert(s, "no churn_risk enter for an unanswered question");
+    cr_expect(s->as_of_ms >= cross - MIN && s->as_of_ms <= cross + MIN, "as_of - 44 h = %lld ms",
+              (long long)(s->as_of_ms - cross));
+    cr_expect_eq(s->reasons[0].code, RP_R_UNANSWERED_QUESTION);
+    cr_expect(s->score >= 0.70 && s->score < 0.7005, "score %f", s->score);
+    rp_pipeline_destroy(p);
+}
+
+/* SPEC §3 forbids a second enter *within* the cool-down: a score still at or above the enter
+ * threshold when it ends enters then, with no event needed (churn_risk of a customer who
+ * unsubscribed, who has no silence checks; advocate, which only falls with time). */
+Test(pipeline, an_enter_held_back_by_the_cooldown_is_made_when_it_ends)
+{
+    static struct sink k;
+    struct rp_pipeline *p = mk(NULL, &k, false);
+    struct rp_scoring_config d;
+    rp_scoring_config_defaults(&d);
+    int64_t m = INT64_MIN;
+    struct rp_event c = ev("leaver", T0, RP_EV_COMPLAINT);
+    set_ref(&c, "k1");
+    cr_assert_eq(feed(p, &c, &m), RP_OK);
+    /* the fan: enters, a complaint holds the score down (exit), resolved an hour later */
+    advocate_acts(p, "fan", T0, 12, &m);
+    struct rp_event fc = ev("fan", T0 + DAY, RP_EV_COMPLAINT);
+    set_ref(&fc, "f1");
+    cr_assert_eq(feed(p, &fc, &m), RP_OK);
+    struct rp_event fr = ev("fan", T0 + DAY + HOUR, RP_EV_RESOLUTION);
+    set_ref(&fr, "f1");
+    cr_assert_eq(feed(p, &fr, &m), RP_OK);
+    struct rp_event r = ev("leaver", T0 + 80 * HOUR, RP_EV_RESOLUTION);
+    set_ref(&r, "k1");
+    cr_assert_eq(feed(p, &r, &m), RP_OK);
+    struct rp_event u = ev("leaver", T0 + 4 * DAY, RP_EV_UNSUBSCRIBE);
+    cr_assert_eq(feed(p, &u, &m), RP_OK);
+    cr_expect_eq(count(&k, "fan", RP_KIND_ADVOCATE, RP_TR_EXIT), 1);
+    cr_expect_eq(count(&k, "fan", RP_KIND_ADVOCATE, RP_TR_ENTER), 1, "held by the cool-down");
+    cr_expect_eq(count(&k, "leaver", RP_KIND_CHURN_RISK, RP_TR_ENTER), 1,
+                 "unsubscribed within the cool-down: held");
+    rp_pipeline_advance(p, T0 + 60 * DAY);
+    const struct rp_signal *e1 = find(&k, "leaver", RP_KIND_CHURN_RISK, RP_TR_ENTER, 0),
+                           *e2 = find(&k, "leaver", RP_KIND_CHURN_RISK, RP_TR_ENTER, 1);
+    cr_assert(e1 && e2, "the unsubscribed customer enters again when the cool-down ends");
+    cr_expect_eq(e2->as_of_ms, e1->as_of_ms + d.cooldown_ms);
+    cr_expect_eq(e2->reasons[0].code, RP_R_UNSUBSCRIBED);
+    cr_expect_eq(e2->episode, 2);
+    const struct rp_signal *a1 = find(&k, "fan", RP_KIND_ADVOCATE, RP_TR_ENTER, 0),
+                           *a2 = find(&k, "fan", RP_KIND_ADVOCATE, RP_TR_ENTER, 1);
+    cr_assert(a1 && a2, "the advocate enters again when the cool-down ends");
+    cr_expect_eq(a2->as_of_ms, a1->as_of_ms + d.cooldown_ms);
+    cr_expect(a2->score >= 0.70);
+    rp_pipeline_destroy(p);
+}
+
+/* A credit from another customer's event fires the credited customer's due checks first, as
+ * that customer's own event would: their signals keep their own time. */
+Test(pipeline, a_credit_does_not_move_the_credited_customers_checks)
+{
+    static struct sink k;
+    struct rp_pipeline *p = mk(NULL, &k, false);
+    int64_t m = INT64_MIN;
+    struct rp_event c = ev("alice", T0 + HOUR, RP_EV_COMPLAINT);
+    set_ref(&c, "k1");
+    cr_assert_eq(feed(p, &c, &m), RP_OK);
+    /* bob's first purchase names alice as referrer, long after her check is due */
+    struct rp_event b = ev("bob", T0 + 100 * HOUR, RP_EV_PURCHASE);
+    b.present |= RP_F_VALUE | RP_F_REFERRER;
+    b.value = 10;
+    rp_cid_set(&b.referrer, "alice");
+    cr_assert_eq(feed(p, &b, &m), RP_OK);
+    cr_expect_eq(rp_pipeline_stats(p)->credits_applied, 1);
+    const struct rp_signal *s = find(&k, "alice", RP_KIND_CHURN_RISK, RP_TR_ENTER, 0);
+    cr_assert(s);
+    int64_t cross = T0 + HOUR + 672 * HOUR / 10; /* her complaint alone: 67.2 h */
+    cr_expect(s->as_of_ms >= cross && s->as_of_ms <= cross + MIN, "as_of - cross = %lld ms",
+              (long long)(s->as_of_ms - cross));
+    cr_expect(s->score >= 0.70 && s->score < 0.7005, "score %f", s->score);
+    rp_pipeline_destroy(p);
+}
+
+/* An episode ends when its score falls below the exit threshold, however long that takes: the
+ * checks of a customer in an episode do not stop after RP_SILENCE_MAX_GAPS of silence. */
+Test(pipeline, an_episode_exits_by_decay_however_late)
+{
+    struct rp_scoring_config cfg;
+    rp_scoring_config_defaults(&cfg);
+    cfg.half_life_advocacy_ms = 1500 * DAY;
+    static struct sink k;
+    struct rp_pipeline *p = mk(&cfg, &k, false);
+    int64_t m = INT64_MIN;
+    for (int day = 0; day < 60; day++) { /* a daily visitor: a gap of about a day */
+        struct rp_event e = ev("fan", T0 + day * DAY, RP_EV_LOGIN);
+        cr_assert_eq(feed(p, &e, &m), RP_OK);
+    }
+    advocate_acts(p, "fan", T0 + 59 * DAY + HOUR, 12, &m);
+    cr_assert_eq(count(&k, "fan", RP_KIND_ADVOCATE, RP_TR_ENTER), 1);
+    /* 6 decays to 4 ln 2 (advocate 0.5) in log2(6 / 2.77) = 1.11 half-lives: ~1,670 days, far
+     * beyond 1,000 gaps of silence */
+    rp_pipeline_advance(p, T0 + 4000 * DAY);
+    const struct rp_signal *s = find(&k, "fan", RP_KIND_ADVOCATE, RP_TR_EXIT, 0);
+    cr_assert(s, "no advocate exit");
+    cr_expect(s->as_of_ms > T0 + 1700 * DAY && s->as_of_ms < T0 + 1760 * DAY, "exit on day %lld",
+              (long long)((s->as_of_ms - T0) / DAY));
+    cr_expect(view(p, "fan", s->as_of_ms).advocate < 0.5);
+    cr_expect(view(p, "fan", s->as_of_ms - MIN).advocate >= 0.5, "found to the minute");
     rp_pipeline_destroy(p);
 }
 
