@@ -7,11 +7,13 @@
 #include "config.h"
 #include "engine.h"
 
-static struct rp_engine *running; /* for the signal handler */
+static struct rp_engine *volatile running;   /* for the signal handler */
+static volatile sig_atomic_t stop_requested; /* a signal before the engine exists */
 
 static void on_stop_signal(int sig)
 {
     (void)sig;
+    stop_requested = 1;
     if (running)
         rp_engine_stop(running); /* one relaxed atomic store: async-signal-safe */
 }
@@ -56,6 +58,8 @@ int rp_cmd_run(int argc, char **argv)
         } else if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
                    i + 1 < argc) {
             path = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            path = argv[i] + 9;
         } else {
             fprintf(stderr, "rapport run: unexpected argument '%s'\n", argv[i]);
             usage(stderr);
@@ -86,10 +90,15 @@ int rp_cmd_run(int argc, char **argv)
         rp_config_fini(&cfg);
         return 2;
     }
+    /* (handlers first: creating the engine may wait seconds for the brokers, and a stop
+     * asked meanwhile is a clean stop as soon as it exists, not death by the signal) */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     struct rp_engine *e = rp_engine_create(&cfg, err, sizeof(err));
     if (!e) {
         fprintf(stderr, "rapport run: %s\n", err);
@@ -97,12 +106,19 @@ int rp_cmd_run(int argc, char **argv)
         return 1;
     }
     running = e;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (stop_requested)
+        rp_engine_stop(e);
     int rc = rp_engine_run(e);
     running = NULL;
-    rp_engine_destroy(e);
+    if (rp_engine_left_group(e)) {
+        rp_engine_destroy(e);
+    } else {
+        /* Leaving the group was given up at shutdown_timeout (no coordinator answers):
+         * tearing the Kafka clients down would wait for it again. The process ends now; the
+         * coordinator moves the partitions after session.timeout.ms, and what was not
+         * committed is consumed again (at-least-once). */
+        fprintf(stderr, "rapport run: exiting without tearing down the Kafka clients\n");
+    }
     rp_config_fini(&cfg);
     return rc == 0 ? 0 : 1;
 }

@@ -279,9 +279,9 @@ static bool advance_logs(struct rp_engine *e)
     return ok;
 }
 
-/* Commits every partition whose committable offset moved. `only` limits it to one partition
- * number (-1: all). */
-static rd_kafka_resp_err_t commit(struct rp_engine *e, int32_t only, bool sync)
+/* Commits (asynchronously) every partition whose committable offset moved. `only` limits it to
+ * one partition number (-1: all). */
+static rd_kafka_resp_err_t commit(struct rp_engine *e, int32_t only)
 {
     advance_logs(e);
     /* acquire: pairs with the delivery report's release decrement */
@@ -313,18 +313,14 @@ static rd_kafka_resp_err_t commit(struct rp_engine *e, int32_t only, bool sync)
             }
         }
     if (l->cnt > 0) {
-        if (sync) {
-            err = rd_kafka_commit(e->rk, l, 0);
-        } else {
-            err = rd_kafka_commit_queue(e->rk, l, e->commit_q, NULL, NULL);
-            if (!err)
-                e->async_commits++;
-        }
-        for (int i = 0; sync && !err && i < l->cnt; i++)
-            if (l->elems[i].err) /* per-partition failure under a global success */
-                err = l->elems[i].err;
+        /* (the result comes to commit_result(); commit_sync() waits for it) */
+        err = rd_kafka_commit_queue(e->rk, l, e->commit_q, NULL, NULL);
+        if (!err)
+            e->async_commits++;
         if (err) {
-            rp_log("commit: %s", rd_kafka_err2str(err));
+            if (err != e->last_commit_err) /* (retried every 100 ms: one line per cause) */
+                rp_log("commit: %s", rd_kafka_err2str(err));
+            e->last_commit_err = err;
             for (int i = 0; i < l->cnt; i++) { /* resend them next time */
                 struct rp_part *pt = &e->parts[strcmp(l->elems[i].topic, e->cfg->topic_input) == 0
                                                    ? RP_T_INPUT
@@ -341,28 +337,52 @@ static rd_kafka_resp_err_t commit(struct rp_engine *e, int32_t only, bool sync)
 /* A synchronous commit, retried until it succeeds or the deadline passes (revoke, shutdown). */
 static void wait_async_commits(struct rp_engine *e, int64_t deadline);
 
+/* Whether partition `only` (-1: any assigned one) has a committable offset not committed. */
+static bool uncommitted(const struct rp_engine *e, int32_t only)
+{
+    for (int t = 0; t < RP_T__COUNT; t++)
+        for (int32_t p = 0; p < e->n_parts; p++) {
+            const struct rp_part *pt = &e->parts[t][p];
+            if (pt->assigned && (only < 0 || p == only) && pt->log.committable >= 0 &&
+                pt->log.committable > pt->log.committed)
+                return true;
+        }
+    return false;
+}
+
+/* Commits and waits for the result, again until it is committed or the deadline passes. An
+ * asynchronous commit waited for here, not rd_kafka_commit(sync): that one waits for the group
+ * coordinator however long it takes (every broker gone: session.timeout.ms, 45 s, past any
+ * shutdown_timeout). */
 static void commit_sync(struct rp_engine *e, int32_t only, int64_t deadline)
 {
     wait_async_commits(e, deadline);
-    while (commit(e, only, true) != RD_KAFKA_RESP_ERR_NO_ERROR && rp_mono_ns() < deadline) {
+    for (;;) {
+        rd_kafka_resp_err_t err = commit(e, only);
+        wait_async_commits(e, deadline);
+        if ((!err && !uncommitted(e, only)) || rp_mono_ns() >= deadline)
+            return;
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
         wait_step(e);
     }
 }
 
-/* Commit results (async and sync), on the consumer thread (served by rd_kafka_consumer_poll /
- * rd_kafka_commit): a failed partition is marked uncommitted so that the next commit resends it. */
+/* Commit results, on the consumer thread (ours from the commit queue, librdkafka's own through
+ * on_commit): a failed partition is marked uncommitted so that the next commit resends it. */
 static void commit_result(struct rp_engine *e, rd_kafka_resp_err_t err,
                           const rd_kafka_topic_partition_list_t *offsets)
 {
     if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
         return;
     int failed = 0;
+    rd_kafka_resp_err_t cause = err;
     for (int i = 0; offsets && i < offsets->cnt; i++) {
         rd_kafka_topic_partition_t *r = &offsets->elems[i];
         if (!err && !r->err)
             continue;
+        if (!cause)
+            cause = r->err;
         failed++;
         enum rp_topic_kind t =
             strcmp(r->topic, e->cfg->topic_input) == 0 ? RP_T_INPUT : RP_T_CREDITS;
@@ -370,9 +390,10 @@ static void commit_result(struct rp_engine *e, rd_kafka_resp_err_t err,
             e->parts[t][r->partition].log.committed == r->offset)
             e->parts[t][r->partition].log.committed = -1;
     }
-    if (err || failed)
+    if (cause && cause != e->last_commit_err) /* (one line per cause while it lasts) */
         rp_log("offset commit failed: %s (%d partitions; retried with the next commit)",
-               rd_kafka_err2str(err ? err : offsets->elems[0].err), failed);
+               rd_kafka_err2str(cause), failed);
+    e->last_commit_err = cause;
 }
 
 static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -710,7 +731,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     struct rp_engine *e = opaque;
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *ae = NULL;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (e->tearing_down) {
+        /* (a close finished by rp_engine_destroy: the workers are gone, nothing to hand over;
+         * only what librdkafka needs to end the close) */
+        if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+            if (cooperative)
+                ae = rd_kafka_incremental_unassign(rk, parts);
+            else
+                rd_kafka_assign(rk, NULL);
+        }
+    } else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         on_assign(e, parts);
         if (cooperative)
             ae = rd_kafka_incremental_assign(rk, parts);
@@ -1097,6 +1127,62 @@ static void verify_commits(struct rp_engine *e)
     }
 }
 
+/*
+ * Leaves the group (or, for the credits reader, drops its assignment) by the shutdown deadline.
+ * rd_kafka_consumer_close() waits as long as the group coordinator takes to answer: with every
+ * broker gone, session.timeout.ms (45 s) and more, past shutdown_timeout. The asynchronous close
+ * is served here instead (rd_kafka_consume_queue() runs the rebalance callback, as
+ * rd_kafka_consumer_poll() does) until it is done or the deadline passes; then the handle is
+ * destroyed without a second close (rp_engine_destroy), which serves the queue until
+ * librdkafka's own close is done: rp_engine_left_group() tells the caller. Returns true in both
+ * cases: the close was made or given up, not to be asked for again.
+ */
+static bool close_consumer(struct rp_engine *e, rd_kafka_t *rk, const char *what)
+{
+    int64_t deadline_ns = e->shutdown_deadline_ns;
+    int slot = rk == e->rk ? 0 : 1;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_error_t *err = rd_kafka_consumer_close_queue(rk, q);
+    if (err) {
+        rp_log("leaving the group (%s): %s", what, rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+        rd_kafka_queue_destroy(q);
+        return true;
+    }
+    while (!rd_kafka_consumer_closed(rk)) {
+        int64_t left_ms = (deadline_ns - rp_mono_ns()) / 1000000;
+        if (left_ms <= 0) {
+            rp_log("leaving the group (%s): not done by shutdown_timeout, given up (the group "
+                   "coordinator moves the partitions after session.timeout.ms)",
+                   what);
+            e->close_given_up = true;
+            e->close_q[slot] = q; /* (librdkafka's close goes on: served by the destroy) */
+            return true;
+        }
+        rd_kafka_message_t *m = rd_kafka_consume_queue(q, left_ms < 100 ? (int)left_ms : 100);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    rd_kafka_queue_destroy(q);
+    return true;
+}
+
+/* Serves a close that rp_engine_run gave up until librdkafka has finished it (the consumer
+ * handle cannot be destroyed before: its close waits for the application to serve the queue). */
+static void finish_close(struct rp_engine *e, rd_kafka_t *rk, int slot)
+{
+    if (!e->close_q[slot])
+        return;
+    e->tearing_down = true;
+    while (!rd_kafka_consumer_closed(rk)) {
+        rd_kafka_message_t *m = rd_kafka_consume_queue(e->close_q[slot], 100);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    rd_kafka_queue_destroy(e->close_q[slot]);
+    e->close_q[slot] = NULL;
+}
+
 int rp_engine_run(struct rp_engine *e)
 {
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
@@ -1180,7 +1266,7 @@ int rp_engine_run(struct rp_engine *e)
         /* nothing more right now: hand out partial batches; under load, only old ones */
         flush_open(e, got < RP_BURST ? 0 : now - flush_ns);
         if (now >= next_commit) {
-            commit(e, -1, false);
+            commit(e, -1);
             update_partition_gauges(e);
             next_commit = now + e->cfg->commit_interval_ms * 1000000LL;
         }
@@ -1199,10 +1285,8 @@ int rp_engine_run(struct rp_engine *e)
     rd_kafka_queue_destroy(q_in);
     rd_kafka_queue_destroy(q_cr);
     /* leaving the group calls on_revoke for what is still assigned (commits nothing new) */
-    rd_kafka_consumer_close(e->rk_cr);
-    err = rd_kafka_consumer_close(e->rk);
-    if (err)
-        rp_log("leaving the group: %s", rd_kafka_err2str(err));
+    e->rk_cr_closed = close_consumer(e, e->rk_cr, "credits reader");
+    e->rk_closed = close_consumer(e, e->rk, "group");
     int64_t left_ms = (e->shutdown_deadline_ns - rp_mono_ns()) / 1000000;
     if (rd_kafka_flush(e->prod, left_ms > 0 ? (int)left_ms : 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* what is still queued is lost when the producer is destroyed: a failure, not a stop */
@@ -1215,6 +1299,11 @@ int rp_engine_run(struct rp_engine *e)
     fatal = atomic_load_explicit(&e->fatal, memory_order_relaxed);
     rp_log("stopped%s", fatal ? " (fatal error: offsets past the failure were not committed)" : "");
     return fatal ? RP_ERR_KAFKA : RP_OK;
+}
+
+bool rp_engine_left_group(const struct rp_engine *e)
+{
+    return !e->close_given_up;
 }
 
 void rp_engine_stop(struct rp_engine *e)
@@ -1275,10 +1364,17 @@ void rp_engine_destroy(struct rp_engine *e)
                 detach_queue(&e->parts[t][p]);
     if (e->commit_q)
         rd_kafka_queue_destroy(e->commit_q);
-    if (e->rk)
-        rd_kafka_destroy(e->rk);
-    if (e->rk_cr)
-        rd_kafka_destroy(e->rk_cr);
+    /* (a consumer that run() closed, or gave up closing at the deadline, is not closed again:
+     * rd_kafka_destroy() would wait for the group coordinator once more) */
+    if (e->rk) {
+        finish_close(e, e->rk, 0);
+        rd_kafka_destroy_flags(e->rk, e->rk_closed ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
+    }
+    if (e->rk_cr) {
+        finish_close(e, e->rk_cr, 1);
+        rd_kafka_destroy_flags(e->rk_cr,
+                               e->rk_cr_closed ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
+    }
     rp_out_destroy(e);
     for (int t = 0; t < RP_T__COUNT; t++)
         if (e->parts[t]) {

@@ -31,6 +31,12 @@ int rp_engine_run(struct rp_engine *e);
 /** Asks rp_engine_run to stop. Async-signal-safe (one relaxed atomic store); any thread. */
 void rp_engine_stop(struct rp_engine *e);
 
+/** After rp_engine_run: false when leaving the consumer group was given up at the shutdown
+ * deadline (no group coordinator answered). rp_engine_destroy then waits for librdkafka to
+ * finish closing (up to its socket and session timeouts); a process that is ending may skip
+ * it. */
+bool rp_engine_left_group(const struct rp_engine *e);
+
 /** Frees everything; call after rp_engine_run returned (or instead of it). */
 void rp_engine_destroy(struct rp_engine *e);
 

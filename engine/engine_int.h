@@ -169,9 +169,14 @@ struct rp_engine {
     int32_t n_parts; /* input partitions (credits topic has the same count) */
     char *credits_topic;
     char *group_id;
-    rd_kafka_t *rk;    /* group consumer of the input topic */
-    rd_kafka_t *rk_cr; /* manually assigned consumer of the credits topic (mirrors rk) */
-    rd_kafka_t *prod;  /* idempotent producer: signals, dead letters, credits */
+    rd_kafka_t *rk;               /* group consumer of the input topic */
+    rd_kafka_t *rk_cr;            /* manually assigned consumer of the credits topic (mirrors rk) */
+    bool rk_closed, rk_cr_closed; /* closed (or given up) by rp_engine_run: not again */
+    bool close_given_up;          /* ... given up at the shutdown deadline: */
+    rd_kafka_queue_t *close_q[2]; /* its queue, served on by rp_engine_destroy (rk, rk_cr) */
+    bool tearing_down;            /* rp_engine_destroy: rebalances only (un)assign */
+    rd_kafka_resp_err_t last_commit_err; /* logged once until it changes */
+    rd_kafka_t *prod;                    /* idempotent producer: signals, dead letters, credits */
     rd_kafka_topic_t *t_sig[RP_KIND__COUNT];
     rd_kafka_topic_t *t_dlq, *t_credits;
     struct rp_part *parts[RP_T__COUNT]; /* [topic][partition] */
