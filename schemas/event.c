@@ -160,7 +160,8 @@ struct dec {
     enum rp_err err; /* first field error; decoding goes on so that `v` is still seen */
     uint32_t seen;   /* 1 << key for each known key met (duplicates are malformed) */
     bool have_cid, have_ts, have_type;
-    bool bad_version; /* `v` is an integer other than 1 */
+    bool bad_version;  /* `v` is an integer other than 1 */
+    bool version_huge; /* ... beyond int64 (`version` does not hold it) */
     bool json;
     int64_t version;
 };
@@ -271,12 +272,12 @@ static void set_field(struct dec *d, int k, const struct rp_wval *v)
         if (v->kind == RP_W_UINT || v->kind == RP_W_INT) {
             if (v->kind == RP_W_INT || v->u != 1) {
                 d->bad_version = true;
-                d->version =
-                    v->kind == RP_W_INT ? v->i : (int64_t)(v->u > INT64_MAX ? INT64_MAX : v->u);
+                d->version_huge = v->kind == RP_W_UINT && v->u > INT64_MAX;
+                d->version = v->kind == RP_W_INT ? v->i : (int64_t)(d->version_huge ? 0 : v->u);
             }
         } else if (v->kind == RP_W_BIGINT) {
             d->bad_version = true;
-            d->version = INT64_MAX;
+            d->version_huge = true;
         } else {
             wrong_type(d, k, v, "unsigned integer");
         }
@@ -399,6 +400,8 @@ static void set_field(struct dec *d, int k, const struct rp_wval *v)
             ev->present |= RP_F_ID;
         } else if (v->kind == RP_W_INT || v->kind == RP_W_BIGINT) {
             field_err(d, RP_ERR_OUT_OF_RANGE, k, "negative or beyond 64 bits");
+        } else if (v->kind != RP_W_STR) {
+            wrong_type(d, k, v, "string or unsigned integer");
         } else if (set_str(d, k, v, ev->id.bytes, &ev->id.len, RP_ID_MAX, false) == RP_OK) {
             ev->present |= RP_F_ID;
         }
@@ -428,6 +431,9 @@ static enum rp_err finish(struct dec *d)
     const struct rp_event *ev = d->ev;
     char *dt = d->detail;
     size_t ds = d->detail_size;
+    if (d->bad_version && d->version_huge)
+        return rp_detail(RP_ERR_UNSUPPORTED_VERSION, dt, ds,
+                         "field 'v': version number out of range (only 1 is supported)");
     if (d->bad_version)
         return rp_detail(RP_ERR_UNSUPPORTED_VERSION, dt, ds,
                          "field 'v': version %lld is not supported (only 1)",
@@ -510,6 +516,7 @@ static inline void dec_state_init(struct dec *d, struct rp_event *ev, char *deta
     d->seen = 0;
     d->have_cid = d->have_ts = d->have_type = false;
     d->bad_version = false;
+    d->version_huge = false;
     d->json = json;
     d->version = 1;
 }

@@ -635,6 +635,8 @@ Test(event, target_referrer_id)
     cr_assert_eq(both(idneg, &ev), RP_ERR_OUT_OF_RANGE);
     struct fv idf[] = {BASE, F("id", 1.5), END};
     cr_assert_eq(both(idf, &ev), RP_ERR_BAD_FIELD_TYPE);
+    /* the detail names both accepted types, as for cid */
+    cr_assert(strstr(detail, "expected string or unsigned integer, got float"), "%s", detail);
 }
 
 /* ---- version, duplicates, unknown fields, structure ---- */
@@ -653,6 +655,18 @@ Test(event, version)
     cr_assert_eq(both(vneg, &ev), RP_ERR_UNSUPPORTED_VERSION);
     struct fv vstr[] = {S("v", "1"), BASE, END};
     cr_assert_eq(both(vstr, &ev), RP_ERR_BAD_FIELD_TYPE);
+    /* beyond int64 the number is not echoed clamped to INT64_MAX: it is out of range */
+    struct fv vbig[] = {U("v", UINT64_MAX), BASE, END};
+    cr_assert_eq(both(vbig, &ev), RP_ERR_UNSUPPORTED_VERSION);
+    cr_assert(strstr(detail, "out of range") && !strstr(detail, "9223372036854775807"), "%s",
+              detail);
+    const char *vhuge = "{\"v\":18446744073709551617,\"cid\":\"a\",\"ts\":1,\"type\":\"view\"}";
+    cr_assert_eq(json(vhuge, &ev), RP_ERR_UNSUPPORTED_VERSION);
+    cr_assert(strstr(detail, "out of range") && !strstr(detail, "9223372036854775807"), "%s",
+              detail);
+    struct fv vmax[] = {U("v", INT64_MAX), BASE, END};
+    cr_assert_eq(both(vmax, &ev), RP_ERR_UNSUPPORTED_VERSION);
+    cr_assert(strstr(detail, "version 9223372036854775807 is not"), "%s", detail);
     /* a future version wins over field errors anywhere in the map: its fields may differ */
     struct fv later[] = {S("cid", ""), S("type", "teleport"), U("v", 2), END};
     cr_assert_eq(both(later, &ev), RP_ERR_UNSUPPORTED_VERSION);
