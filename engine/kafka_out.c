@@ -12,6 +12,29 @@
 /* Marks a produce not tied to a batch (see rp_engine.untracked). */
 static char untracked_marker;
 
+/*
+ * A dead letter too large for the producer (its message.max.bytes, checked when it is queued)
+ * or for the dead-letter topic (the broker's limit, in the delivery report) goes out without its
+ * value, with a header saying so: bad input never stops the engine (SPEC §1), and the original
+ * stays in the input topic where rapport.topic/partition/offset point. Adds the header to `h`
+ * (still the caller's) and returns true when the dead letter should be produced again without
+ * its value.
+ */
+static bool dead_letter_too_large(struct rp_engine *e, rd_kafka_topic_t *rkt,
+                                  rd_kafka_resp_err_t err, size_t val_len, rd_kafka_headers_t *h)
+{
+    if (err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || rkt != e->t_dlq || val_len == 0 || !h)
+        return false;
+    char note[160];
+    snprintf(note, sizeof(note),
+             "%zu bytes, too large for the dead-letter topic: read it at rapport.topic, "
+             "rapport.partition, rapport.offset",
+             val_len);
+    rd_kafka_header_add(h, "rapport.value_omitted", -1, note, -1);
+    rp_log("dead letter of %zu bytes: sent without its value (%s)", val_len, rd_kafka_err2str(err));
+    return true;
+}
+
 /* Delivery reports run on the thread that calls rd_kafka_poll(prod): the consumer thread (main
  * loop, revoke and shutdown waits) or rd_kafka_flush at the end. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -19,6 +42,21 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     (void)rk;
     struct rp_engine *e = opaque;
     bool ok = m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (!ok && m->rkt == e->t_dlq && m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        /* refused by the broker: again without the value, under the same delivery tracking */
+        rd_kafka_headers_t *mh = NULL, *h;
+        if (rd_kafka_message_headers(m, &mh) == RD_KAFKA_RESP_ERR_NO_ERROR && mh &&
+            (h = rd_kafka_headers_copy(mh)) != NULL) {
+            if (dead_letter_too_large(e, m->rkt, m->err, m->len, h) &&
+                rd_kafka_producev(rk, RD_KAFKA_V_RKT(m->rkt), RD_KAFKA_V_PARTITION(m->partition),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_HEADERS(h),
+                                  RD_KAFKA_V_OPAQUE(m->_private),
+                                  RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                return; /* (the headers belong to the new message) */
+            rd_kafka_headers_destroy(h);
+        }
+    }
     if (!ok) {
         int64_t n = atomic_fetch_add_explicit(&e->produce_errors, 1, memory_order_relaxed);
         if (n < 10)
@@ -178,6 +216,11 @@ static void produce(struct rp_worker *w, rd_kafka_topic_t *rkt, int32_t partitio
                 RD_KAFKA_V_VALUE((void *)val, val_len), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
         if (!err)
             return; /* the headers now belong to the message */
+        if (dead_letter_too_large(w->e, rkt, err, val_len, hdrs)) {
+            val = NULL;
+            val_len = 0;
+            continue;
+        }
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
             !atomic_load_explicit(&w->e->fatal, memory_order_relaxed)) {
             struct timespec ts = {0, 1000000};

@@ -206,3 +206,85 @@ Test(engine_faults, stops_within_shutdown_timeout_with_every_broker_down, .timeo
         rd_kafka_mock_broker_set_up(h.mc, b);
     h_teardown(&h);
 }
+
+/* SPEC §1: bad input never stops the engine and is never lost. A message too large for the
+ * dead-letter producer (message.max.bytes, 1,000,000 by default) was a produce failure, hence
+ * a fatal error, again after every restart: it is now dead-lettered without its value, with a
+ * header saying where the original is. */
+Test(engine_faults, an_oversized_message_is_dead_lettered_without_its_value, .timeout = 180)
+{
+    struct harness h;
+    cr_assert(h_setup(&h, "big", CUSTOMERS, EVENTS / 4, 2), "setup: %s", h.err);
+    char e2[512];
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set(pc, "bootstrap.servers", h.bootstraps, NULL, 0);
+    rd_kafka_conf_set(pc, "message.max.bytes", "4000000", NULL, 0);
+    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e2, sizeof(e2));
+    cr_assert(prod, "%s", e2);
+    size_t big_len = 1200000;
+    char *big = malloc(big_len);
+    cr_assert(big);
+    memset(big, 'x', big_len);
+    big[0] = '{';
+    cr_assert_eq(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(h.topic), RD_KAFKA_V_PARTITION(1),
+                                   RD_KAFKA_V_KEY("huge", 4), RD_KAFKA_V_VALUE(big, big_len),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 RD_KAFKA_RESP_ERR_NO_ERROR);
+    cr_assert_eq(rd_kafka_flush(prod, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(prod);
+    free(big);
+    h.n_msgs++;
+
+    cr_assert(h_start(&h), "start: %s", h.err);
+    cr_assert(h_wait_consumed(&h, h.n_msgs, 90), "consumed %" PRIu64 " of %" PRIu64, h_consumed(&h),
+              h.n_msgs);
+    cr_assert(h_wait_final(&h, 60), "the watermark did not reach the end of the data");
+    uint64_t dead;
+    cr_expect(h_balanced(&h, &dead), "consumed != applied + dead-lettered");
+    cr_expect_eq(dead, H_BAD + 1, "dead letters: %" PRIu64, dead);
+    cr_expect_eq(h_stop(&h), 0, "the engine stopped with an error");
+    cr_expect_eq(h_committed_total(&h), (int64_t)h.n_msgs, "every offset committed");
+
+    /* the dead letter: key unchanged, no value, the header saying why */
+    rd_kafka_conf_t *cc = rd_kafka_conf_new();
+    rd_kafka_conf_set(cc, "bootstrap.servers", h.bootstraps, NULL, 0);
+    rd_kafka_conf_set(cc, "group.id", "big-reader", NULL, 0);
+    rd_kafka_t *rd = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e2, sizeof(e2));
+    cr_assert(rd, "%s", e2);
+    char dlq[128];
+    snprintf(dlq, sizeof(dlq), "%s.dlq", h.topic);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(H_PARTS);
+    for (int p = 0; p < H_PARTS; p++)
+        rd_kafka_topic_partition_list_add(l, dlq, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rd, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    bool found = false;
+    int seen = 0;
+    double end = h_now() + 30;
+    while (!found && seen < (int)(H_BAD + 1) + 1000 && h_now() < end) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rd, 100);
+        if (!m)
+            continue;
+        if (!m->err) {
+            seen++;
+            rd_kafka_headers_t *hd = NULL;
+            const void *v;
+            size_t vl;
+            if (m->key_len == 4 && memcmp(m->key, "huge", 4) == 0 &&
+                rd_kafka_message_headers(m, &hd) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                rd_kafka_header_get_last(hd, "rapport.value_omitted", &v, &vl) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR) {
+                found = true;
+                cr_expect_eq(m->len, 0);
+                cr_expect(rd_kafka_header_get_last(hd, "rapport.error", &v, &vl) ==
+                              RD_KAFKA_RESP_ERR_NO_ERROR &&
+                          vl == strlen("too_large") && memcmp(v, "too_large", vl) == 0);
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rd);
+    rd_kafka_destroy(rd);
+    cr_expect(found, "no dead letter without its value among %d", seen);
+    h_teardown(&h);
+}
