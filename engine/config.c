@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "event.h"
 #include "rp_err.h"
 #include "signal.h"
@@ -719,6 +721,9 @@ struct parse {
     struct rp_kv *kafka;
     int *kafka_line;
     size_t n_kafka;
+    /* scratch librdkafka conf the [kafka] keys are tried on as they are read (NULL until the
+     * first one): librdkafka's own checks, at load time with the line, not when clients start */
+    rd_kafka_conf_t *kconf;
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct parse *p, const char *key,
@@ -818,6 +823,21 @@ static int parse_kafka(struct parse *p, const char *key, const char *value)
     for (size_t i = 0; i < p->n_kafka; i++)
         if (strcmp(p->kafka[i].key, key) == 0)
             return fail(p, key, "duplicate key (first set on line %d)", p->kafka_line[i]);
+    /*
+     * librdkafka checks the name and the value's syntax and range in rd_kafka_conf_set(); a
+     * generic conf accepts both producer and consumer properties, and the engine sets every key
+     * on its consumers and every key but the consumer-only ones on its producer, so a key this
+     * accepts is accepted there too. Settings checked only by rd_kafka_new() (how properties go
+     * together, file paths) are still found when the engine creates its clients. Keys are tried
+     * in file order on one conf, as the engine applies them, so that a plugin named in
+     * plugin.library.paths is loaded (as librdkafka does) before the properties it adds.
+     */
+    if (!p->kconf && !(p->kconf = rd_kafka_conf_new()))
+        return RP_ERR_NOMEM;
+    char why[512];
+    why[0] = '\0';
+    if (rd_kafka_conf_set(p->kconf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK)
+        return fail(p, key, "%s", why[0] ? why : "rejected by librdkafka");
     int *lines = realloc(p->kafka_line, (p->n_kafka + 1) * sizeof(int));
     if (!lines)
         return RP_ERR_NOMEM;
@@ -881,6 +901,66 @@ static int parse_line(struct parse *p, struct rp_config *cfg, char *line)
     return 0;
 }
 
+/*
+ * Rules between two keys (rp_scoring_config_validate() checks them too, but cannot say where):
+ * `lo` must be less than `hi`. A breach is reported at the line of the key this file set, the
+ * later one when it set both, as "FILE:LINE: [section] key: VALUE must be ... than OTHER (VALUE)".
+ */
+static const struct {
+    const char *section, *lo, *hi;
+    const char *lo_must, *hi_must; /* "must be ... than" as said of lo, of hi */
+} cross_rules[] = {
+    {"scoring", "half_life_short", "half_life_long", "shorter", "longer"},
+    {"scoring", "churn_risk.exit", "churn_risk.enter", "less", "greater"},
+    {"scoring", "advocate.exit", "advocate.enter", "less", "greater"},
+};
+
+static void format_value(const struct rp_config *cfg, const struct ekey *e, char *buf, size_t size);
+
+static double key_number(const struct rp_config *cfg, const struct ekey *e)
+{
+    const void *field = (const char *)cfg + e->offset;
+    switch (e->def->type) {
+    case KT_DURATION:
+    case KT_INT64:
+        return (double)*(const int64_t *)field; /* durations <= 3650d: exact in a double */
+    case KT_DOUBLE:
+        return *(const double *)field;
+    case KT_INT:
+    case KT_ENUM:
+        return (double)*(const int *)field;
+    case KT_STRING:
+        break;
+    }
+    assert(!"cross rule on a key that is not a number");
+    return 0;
+}
+
+static int check_cross(struct parse *p, const struct rp_config *cfg)
+{
+    for (size_t r = 0; r < sizeof(cross_rules) / sizeof(cross_rules[0]); r++) {
+        const struct ekey *lo = ekey_find(cross_rules[r].section, cross_rules[r].lo);
+        const struct ekey *hi = ekey_find(cross_rules[r].section, cross_rules[r].hi);
+        assert(lo && hi && "a cross rule names a key the table lacks");
+        if (key_number(cfg, lo) < key_number(cfg, hi))
+            continue;
+        int lo_line = p->seen_line[lo - ekeys], hi_line = p->seen_line[hi - ekeys];
+        if (lo_line == 0 && hi_line == 0)
+            continue; /* neither set here: left to rp_scoring_config_validate() */
+        bool lo_named = lo_line > hi_line;
+        const struct ekey *named = lo_named ? lo : hi, *other = lo_named ? hi : lo;
+        char v_named[96], v_other[96];
+        format_value(cfg, named, v_named, sizeof(v_named));
+        format_value(cfg, other, v_other, sizeof(v_other));
+        p->line = lo_named ? lo_line : hi_line;
+        snprintf(p->section, sizeof(p->section), "%s", cross_rules[r].section);
+        return fail(p, named->name, "%s must be %s than %s (%s)", v_named,
+                    lo_named ? cross_rules[r].lo_must : cross_rules[r].hi_must, other->name,
+                    v_other);
+    }
+    return 0;
+}
+
 /* [kafka] after a load: the file's keys in file order, then earlier keys the file did not set. */
 static int kafka_merge(struct parse *p, struct rp_config *cfg)
 {
@@ -938,6 +1018,8 @@ int rp_config_load_string(struct rp_config *cfg, const char *name, const char *t
         else
             rc = parse_line(p, &work, line);
     }
+    if (rc == 0)
+        rc = check_cross(p, &work);
     if (rc == 0) {
         char why[256];
         p->line = 0;
@@ -959,6 +1041,8 @@ int rp_config_load_string(struct rp_config *cfg, const char *name, const char *t
     }
     kafka_free(p->kafka, p->n_kafka);
     free(p->kafka_line);
+    if (p->kconf)
+        rd_kafka_conf_destroy(p->kconf);
     free(p);
     free(buf);
     return rc;
