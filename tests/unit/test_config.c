@@ -1,5 +1,6 @@
 /* test_config: the INI parser of SPEC §5: every key, defaults, errors, durations, reference. */
 #include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,10 +474,138 @@ Test(config, errors)
     expect_error("[http]\nlisten = 1.2.3.4:70000\n", "[http] listen: port must be");
     expect_error("[http]\nlisten = ::1:80\n", "[http] listen: an IPv6 host must be bracketed");
     expect_error("[http]\nlisten = 1.2.3.4:\n", "[http] listen: missing port");
-    /* cross-field rules (rp_scoring_config_validate) name the file and section */
+    /* cross-field rules name the line and key too (details in cross_field_errors_name_line) */
     expect_error("[scoring]\nhalf_life_short = 100d\nhalf_life_long = 90d\n",
-                 "test.ini: [scoring] half_life_short must be shorter");
-    expect_error("[scoring]\nadvocate.exit = 0.8\n", "test.ini: [scoring] advocate thresholds");
+                 "test.ini:3: [scoring] half_life_long: 90d must be longer than half_life_short "
+                 "(100d)");
+    expect_error("[scoring]\nadvocate.exit = 0.8\n",
+                 "test.ini:2: [scoring] advocate.exit: 0.8 must be less than advocate.enter (0.7)");
+}
+
+/*
+ * A rule between two keys is reported at the line of the one this file set (the later when it
+ * set both), with both values: the other may be a default the user never looked at.
+ */
+Test(config, cross_field_errors_name_line_and_key)
+{
+    char long_def[32], short_def[32], enter_def[32], exit_def[32], want[256];
+    cr_assert_eq(rp_config_format_value(&cfg, "scoring", "half_life_long", long_def, 32), RP_OK);
+    cr_assert_eq(rp_config_format_value(&cfg, "scoring", "half_life_short", short_def, 32), RP_OK);
+    cr_assert_eq(rp_config_format_value(&cfg, "scoring", "churn_risk.enter", enter_def, 32), RP_OK);
+    cr_assert_eq(rp_config_format_value(&cfg, "scoring", "churn_risk.exit", exit_def, 32), RP_OK);
+
+    /* only one of the two set: that one, against the default of the other */
+    snprintf(want, sizeof(want),
+             "hl.ini:4: [scoring] half_life_short: 100d must be shorter than half_life_long (%s)",
+             long_def);
+    const char *text = "[scoring]\n# the short horizon\n\nhalf_life_short = 100d\n";
+    cr_assert_eq(rp_config_load_string(&cfg, "hl.ini", text, strlen(text), err, sizeof(err)),
+                 RP_ERR_CONFIG);
+    cr_assert_str_eq(err, want);
+    snprintf(want, sizeof(want),
+             "test.ini:2: [scoring] half_life_long: 1ms must be longer than half_life_short (%s)",
+             short_def);
+    expect_error("[scoring]\nhalf_life_long = 1ms\n", want);
+    cr_assert_str_eq(err, want);
+    snprintf(want, sizeof(want),
+             "exitgt.ini:3: [scoring] churn_risk.exit: 0.9 must be less than churn_risk.enter (%s)",
+             enter_def);
+    text = "[engine]\n[scoring]\nchurn_risk.exit = 0.9\n";
+    cr_assert_eq(rp_config_load_string(&cfg, "exitgt.ini", text, strlen(text), err, sizeof(err)),
+                 RP_ERR_CONFIG);
+    cr_assert_str_eq(err, want);
+    /* equal is a breach too; the section named is the key's, not the last one read */
+    snprintf(want, sizeof(want),
+             "test.ini:2: [scoring] churn_risk.enter: %s must be greater than churn_risk.exit (%s)",
+             exit_def, exit_def);
+    char text2[128];
+    snprintf(text2, sizeof(text2), "[scoring]\nchurn_risk.enter = %s\n[engine]\nworkers = 1\n",
+             exit_def);
+    expect_error(text2, want);
+    cr_assert_str_eq(err, want);
+
+    /* both set: the later line, whichever key it holds */
+    expect_error("[scoring]\nhalf_life_long = 10d\nweight.view = 1\nhalf_life_short = 10d\n",
+                 "test.ini:4: [scoring] half_life_short: 10d must be shorter than half_life_long "
+                 "(10d)");
+    expect_error("[scoring]\nadvocate.exit = 0.5\n[engine]\nworkers = 1\n[scoring]\n"
+                 "advocate.enter = 0.4\n",
+                 "test.ini:6: [scoring] advocate.enter: 0.4 must be greater than advocate.exit "
+                 "(0.5)");
+    expect_error("[scoring]\nadvocate.enter = 0.4\nadvocate.exit = 0.5\n",
+                 "test.ini:3: [scoring] advocate.exit: 0.5 must be less than advocate.enter (0.4)");
+
+    /* a value set by an earlier file counts as the other side's value; the line is this file's */
+    cr_assert_eq(load("[scoring]\nhalf_life_short = 30d\n"), RP_OK, "%s", err);
+    cr_assert_eq(load("[engine]\nworkers = 2\n[scoring]\nhalf_life_long = 20d\n"), RP_ERR_CONFIG);
+    cr_assert_str_eq(err, "test.ini:4: [scoring] half_life_long: 20d must be longer than "
+                          "half_life_short (30d)");
+    cr_assert_eq(cfg.scoring.half_life_long_ms, 90 * D_MS); /* unchanged by the failed load */
+
+    /* both moved together consistently: fine */
+    cr_assert_eq(load("[scoring]\nchurn_risk.enter = 0.3\nchurn_risk.exit = 0.2\n"), RP_OK, "%s",
+                 err);
+}
+
+/*
+ * Every [kafka] key and value goes through librdkafka's own checks at load time, with the file
+ * and line, rather than when the engine creates its clients (possibly after contacting a broker).
+ */
+Test(config, kafka_keys_checked_by_librdkafka_at_load)
+{
+    expect_error("[engine]\nworkers = 1\n[kafka]\nclient.id = x\nfoo.bar = 1\n",
+                 "test.ini:5: [kafka] foo.bar: No such configuration property");
+    expect_error("[kafka]\nsession.timeout.ms = abc\n",
+                 "test.ini:2: [kafka] session.timeout.ms: Invalid value");
+    expect_error("[kafka]\nsession.timeout.ms = 0\n",
+                 "test.ini:2: [kafka] session.timeout.ms: Configuration property "
+                 "\"session.timeout.ms\" value 0 is outside allowed range");
+    expect_error("[kafka]\n\nsecurity.protocol = carrier_pigeon\n",
+                 "test.ini:3: [kafka] security.protocol: Invalid value");
+    expect_error("[kafka]\nenable.idempotence = maybe\n",
+                 "test.ini:2: [kafka] enable.idempotence: Expected bool value");
+    /* the first bad key stops the load, like any other error */
+    expect_error("[kafka]\nacks = all\nlinger.ms = soon\nfoo.bar = 1\n",
+                 "test.ini:3: [kafka] linger.ms:");
+    /* the reason is librdkafka's own, whole, after the file, line and key */
+    char why[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    cr_assert_neq(rd_kafka_conf_set(conf, "linger.ms", "soon", why, sizeof(why)), RD_KAFKA_CONF_OK);
+    rd_kafka_conf_destroy(conf);
+    char want[640];
+    snprintf(want, sizeof(want), "test.ini:3: [kafka] linger.ms: %s", why);
+    cr_assert_str_eq(err, want);
+
+    /* consumer-only, producer-only and topic-level properties are all accepted, as is "" */
+    cr_assert_eq(load("[kafka]\n"
+                      "session.timeout.ms = 45000\n"
+                      "auto.offset.reset = latest\n"
+                      "isolation.level = read_committed\n"
+                      "linger.ms = 20\n"
+                      "compression.type = lz4\n"
+                      "acks = all\n"
+                      "transaction.timeout.ms = 60000\n"
+                      "client.id = \"\"\n"),
+                 RP_OK, "%s", err);
+    cr_assert_str_eq(rp_config_kafka_get(&cfg, "compression.type"), "lz4");
+    cr_assert_str_eq(rp_config_kafka_get(&cfg, "client.id"), "");
+}
+
+Test(config, kafka_keys_checked_in_files_too)
+{
+    char path[] = "/tmp/rapport-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("[kafka]\nbootstrap.servers = b:9092\nfoo.bar = 1\n", f);
+    fclose(f);
+    int rc = rp_config_load(&cfg, path, err, sizeof(err));
+    unlink(path);
+    cr_assert_eq(rc, RP_ERR_CONFIG);
+    char want[128];
+    snprintf(want, sizeof(want), "%s:3: [kafka] foo.bar: No such configuration property", path);
+    cr_assert(strstr(err, want), "%s", err);
+    cr_assert_str_eq(rp_config_kafka_get(&cfg, "bootstrap.servers"), "127.0.0.1:9092");
 }
 
 Test(config, nul_byte_is_an_error)
