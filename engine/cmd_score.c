@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "config.h"
 #include "event.h"
+#include "mp_reader.h"
 #include "pipeline.h"
 #include "signal.h"
 #include "timefmt.h"
@@ -19,7 +20,11 @@ static const char usage_text[] =
     "\n"
     "Runs the relationship operators offline, with no Kafka: reads interaction events (README)\n"
     "from the FILEs in order, or from stdin when none is given (`-` is stdin too). Each input is\n"
-    "JSON Lines or concatenated msgpack maps, detected from its first non-blank byte ('{': JSON).\n"
+    "concatenated msgpack maps when its first non-blank byte (after an optional UTF-8 byte order\n"
+    "mark) is a msgpack map header (0x80-0x8f, 0xde, 0xdf), JSON Lines otherwise: a bad first\n"
+    "line is one rejected line. A msgpack record over 65536 bytes is one too_large record,\n"
+    "passed by its headers; only a byte that cannot start a msgpack value (0xc1) ends a msgpack\n"
+    "input early, and the bytes skipped are counted on stderr.\n"
     "\n"
     "Event time drives everything: after each event the watermark becomes the largest event time\n"
     "seen minus [engine] allowed_lateness (default 5m); an event behind the watermark is rejected\n"
@@ -41,8 +46,8 @@ static const char usage_text[] =
     "                        (or at the final watermark); `-` for stdout after the signals\n"
     "  -h, --help            this text\n"
     "\n"
-    "Exit status: 0 when the input was read (rejected lines do not change it), 1 on an I/O or\n"
-    "configuration error, 2 on a usage error.\n";
+    "Exit status: 0 when the input was read (rejected lines do not change it), 1 on an I/O\n"
+    "error, 2 on a usage or configuration error (-c).\n";
 
 #define MAX_SHOWN 5 /* rejected inputs shown with their details */
 
@@ -53,6 +58,7 @@ struct score_run {
     bool any_ts;
     uint64_t rejected[RP_ERR__DEAD_LETTER_END];
     uint64_t shown;
+    uint64_t skipped_bytes; /* msgpack input past an unframeable byte, to the end of its input */
     FILE *out;
     char sigbuf[RP_SIGNAL_ENCODED_MAX + 2];
 };
@@ -128,6 +134,146 @@ static void feed_json(struct score_run *r, const char *name, uint64_t unit, cons
     apply_decoded(r, name, unit, "line", e, &ev, detail, sizeof(detail));
 }
 
+/* A msgpack value walked by its headers alone, across refills: what `rapport score` does with a
+ * record too large to buffer (over RP_EVENT_MAX_BYTES, so too_large whatever it holds). Only the
+ * current header needs to be in memory; payloads are counted off as they stream past. Like
+ * rp_msgpack_frame, no recursion: one counter of values still to read. */
+struct mp_skip {
+    uint64_t pending; /* values still to read (a container adds its children) */
+    uint64_t payload; /* bytes of the current str/bin/ext/number still to pass */
+    uint64_t bytes;   /* bytes of the value passed so far */
+};
+
+/* Walks [p, p+avail): returns 1 when the value has ended, 0 when more input is needed (an
+ * incomplete header is left unconsumed), -1 at 0xc1 where a value starts (no boundary can be
+ * found). `*used` is how many bytes were passed (at -1: the offset of the 0xc1). */
+static int mp_skip_step(struct mp_skip *s, const uint8_t *p, size_t avail, size_t *used)
+{
+    /* bytes after the tag byte that hold a length, count or fixed-size body, for 0xc0..0xdf (as
+     * mp_reader.h's rp_mp_read) */
+    static const uint8_t head[32] = {
+        0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 4, 8, 1, 2, 4, 8, /* c0..cf */
+        1, 2, 4, 8, 1, 1, 1, 1, 1, 1, 2, 4, 2, 4, 2, 4, /* d0..df */
+    };
+    size_t i = 0;
+    int rc;
+    for (;;) {
+        if (s->payload > 0) {
+            size_t k = avail - i < s->payload ? avail - i : (size_t)s->payload;
+            i += k;
+            s->payload -= k;
+            if (s->payload > 0) {
+                rc = 0;
+                break;
+            }
+        }
+        if (s->pending == 0) {
+            rc = 1;
+            break;
+        }
+        if (i == avail) {
+            rc = 0;
+            break;
+        }
+        const uint8_t b = p[i];
+        if (b == 0xc1) {
+            rc = -1;
+            break;
+        }
+        size_t h = 1;
+        uint64_t body = 0, children = 0;
+        if (b <= 0x7f || b >= 0xe0) {
+            /* fixint */
+        } else if (b <= 0x8f) {
+            children = 2 * (uint64_t)(b & 0x0f);
+        } else if (b <= 0x9f) {
+            children = b & 0x0f;
+        } else if (b <= 0xbf) {
+            body = b & 0x1f;
+        } else {
+            h += head[b - 0xc0];
+            if (avail - i < h) {
+                rc = 0; /* the header is split across reads: keep it for the next pass */
+                break;
+            }
+            const uint8_t *q = p + i + 1;
+            uint64_t n = h == 2 ? q[0] : h == 3 ? rp_mp_be16(q) : h == 5 ? rp_mp_be32(q) : 0;
+            switch (b) {
+            case 0xc4: /* bin 8/16/32 */
+            case 0xc5:
+            case 0xc6:
+            case 0xd9: /* str 8/16/32 */
+            case 0xda:
+            case 0xdb:
+                body = n;
+                break;
+            case 0xc7: /* ext 8/16/32: the type byte follows the length */
+            case 0xc8:
+            case 0xc9:
+                body = n + 1;
+                break;
+            case 0xd4: /* fixext 1..16: the head was the type byte */
+            case 0xd5:
+            case 0xd6:
+            case 0xd7:
+            case 0xd8:
+                body = (uint64_t)1 << (b - 0xd4);
+                break;
+            case 0xdc: /* array 16/32 */
+            case 0xdd:
+                children = n;
+                break;
+            case 0xde: /* map 16/32 */
+            case 0xdf:
+                children = 2 * n;
+                break;
+            default: /* nil, bool, float, int: the head is the whole value */
+                break;
+            }
+        }
+        i += h;
+        s->pending = s->pending - 1 + children;
+        s->payload = body;
+    }
+    s->bytes += i;
+    *used = i;
+    return rc;
+}
+
+/* The bytes from input offset `from` cannot be framed (0xc1 where a value starts): reads the
+ * input to its end so that what is skipped is counted and reported, never silently lost.
+ * `buffered` bytes of it are already read. Returns 0 or -1 (I/O error). */
+static int skip_rest(struct score_run *r, FILE *in, const char *name, char *buf, size_t cap,
+                     uint64_t from, size_t buffered, bool eof)
+{
+    uint64_t n = buffered;
+    while (!eof) {
+        size_t k = fread(buf, 1, cap, in);
+        n += k;
+        if (k == 0) {
+            if (ferror(in)) {
+                fprintf(stderr, "rapport score: %s: %s\n", name, strerror(errno));
+                return -1;
+            }
+            eof = true;
+        }
+    }
+    r->skipped_bytes += n;
+    fprintf(stderr,
+            "rapport score: %s: %llu bytes skipped from byte %llu to the end: no msgpack record "
+            "boundary can be found after a 0xc1 byte\n",
+            name, (unsigned long long)n, (unsigned long long)from);
+    return 0;
+}
+
+/* Input detection: msgpack only when the first non-blank byte (after an optional UTF-8 byte order
+ * mark) is a map header, since every valid event is a map; anything else is JSON Lines, where a
+ * bad first line is one rejected line rather than a whole input misread as msgpack. */
+static bool msgpack_map_header(uint8_t b)
+{
+    return (b & 0xf0) == 0x80 || b == 0xde || b == 0xdf;
+}
+
 /* Reads one input to the end, framing JSON Lines or msgpack. Returns 0 or -1 (I/O error). */
 static int read_input(struct score_run *r, FILE *in, const char *name)
 {
@@ -137,9 +283,12 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
         fprintf(stderr, "rapport score: out of memory\n");
         return -1;
     }
-    int format = -1; /* -1 unknown, RP_FMT_JSON or RP_FMT_MSGPACK */
+    int format = -1;   /* -1 unknown, RP_FMT_JSON or RP_FMT_MSGPACK */
+    uint64_t base = 0; /* input offset of buf[0] */
     uint64_t unit = 0;
     bool eof = false, skipping = false;
+    struct mp_skip big = {0}; /* an over-large msgpack record being passed (pending > 0) */
+    uint64_t big_from = 0;    /* its input offset */
     int rc = 0;
     for (;;) {
         /* Refill: keep the unconsumed tail, grow when one record exceeds the buffer. */
@@ -147,6 +296,7 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
             if (pos > 0) {
                 memmove(buf, buf + pos, len - pos);
                 len -= pos;
+                base += pos;
                 pos = 0;
             }
             if (len == cap) {
@@ -171,6 +321,16 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
             }
         }
         if (format < 0) {
+            static const char bom[3] = {'\xef', '\xbb', '\xbf'};
+            if (base == 0 && pos == 0) {
+                size_t k = len < 3 ? len : 3;
+                if (memcmp(buf, bom, k) == 0) {
+                    if (k < 3 && !eof)
+                        continue; /* maybe a byte order mark: read more */
+                    if (k == 3)
+                        pos = 3;
+                }
+            }
             size_t i = pos;
             while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
                 i++;
@@ -179,7 +339,9 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
                     break; /* empty input */
                 continue;
             }
-            format = buf[i] == '{' ? RP_FMT_JSON : RP_FMT_MSGPACK;
+            format = msgpack_map_header((uint8_t)buf[i]) ? RP_FMT_MSGPACK : RP_FMT_JSON;
+            if (format == RP_FMT_MSGPACK)
+                pos = i; /* leading blanks are not records (JSON keeps them: line numbers) */
         }
         bool progress = false;
         if (format == RP_FMT_JSON) {
@@ -218,32 +380,81 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
                     break;
             }
         } else {
-            while (pos < len) {
+            char detail[256];
+            while (pos < len || big.pending > 0) {
+                if (big.pending > 0) {
+                    /* Bounded memory: an over-large record streams past, header by header. */
+                    size_t used;
+                    int st = mp_skip_step(&big, (const uint8_t *)buf + pos, len - pos, &used);
+                    pos += used;
+                    progress = progress || used > 0;
+                    if (st > 0) {
+                        snprintf(detail, sizeof(detail),
+                                 "msgpack value of %llu bytes (from byte %llu) is larger than the "
+                                 "largest event (65536 bytes): skipped",
+                                 (unsigned long long)big.bytes, (unsigned long long)big_from);
+                        reject(r, name, unit, "record", RP_ERR_TOO_LARGE, detail);
+                        big.pending = 0;
+                        progress = true;
+                        continue;
+                    }
+                    if (st < 0) {
+                        snprintf(detail, sizeof(detail),
+                                 "0xc1 at byte %llu of a msgpack value (from byte %llu) larger "
+                                 "than the largest event: not msgpack",
+                                 (unsigned long long)(base + pos), (unsigned long long)big_from);
+                        reject(r, name, unit, "record", RP_ERR_MALFORMED, detail);
+                        big.pending = 0;
+                        if (skip_rest(r, in, name, buf, cap, big_from, len - pos + big.bytes,
+                                      eof) != 0)
+                            rc = -1;
+                        pos = len;
+                        eof = true;
+                        break;
+                    }
+                    if (!eof)
+                        break; /* read more */
+                    snprintf(detail, sizeof(detail),
+                             "msgpack value (from byte %llu) larger than the largest event "
+                             "(65536 bytes), truncated after %llu bytes at the end of the input",
+                             (unsigned long long)big_from, (unsigned long long)big.bytes);
+                    reject(r, name, unit, "record", RP_ERR_TOO_LARGE, detail);
+                    big.pending = 0;
+                    pos = len;
+                    progress = true;
+                    break;
+                }
                 /* One pass: decode the next value and learn its size (what rp_msgpack_frame
                  * would say: 0 for a prefix, (size_t)-1 when no value can start here). */
                 struct rp_event ev;
-                char detail[256];
                 size_t n;
                 enum rp_err e = rp_event_decode_msgpack_next(buf + pos, len - pos, &ev, &n, detail,
                                                              sizeof(detail));
                 if (n == 0 && len - pos > RP_EVENT_MAX_BYTES) {
-                    /* Bounded memory: a header claiming more than the largest event. */
+                    /* More than the largest event is buffered and the value has not ended: it
+                     * is too_large whatever it holds. Pass it by its headers, not by buffering. */
                     unit++;
-                    reject(r, name, unit, "record", RP_ERR_TOO_LARGE,
-                           "msgpack value larger than the largest event (65536 bytes): the rest "
-                           "of this input is skipped");
-                    pos = len;
-                    eof = true; /* no way to find the next record boundary */
-                    break;
+                    big = (struct mp_skip){.pending = 1};
+                    big_from = base + pos;
+                    continue;
                 }
                 if (n == 0)
                     break; /* a prefix: read more */
                 unit++;
                 if (n == (size_t)-1) {
-                    reject(r, name, unit, "record", RP_ERR_MALFORMED,
-                           "not a msgpack value: the rest of this input is skipped");
+                    /* Find the 0xc1 for the report; the walk cannot end before it. */
+                    struct mp_skip at = {.pending = 1};
+                    size_t off;
+                    mp_skip_step(&at, (const uint8_t *)buf + pos, len - pos, &off);
+                    snprintf(detail, sizeof(detail),
+                             "0xc1 at byte %llu of the msgpack value from byte %llu: not msgpack",
+                             (unsigned long long)(base + pos + off),
+                             (unsigned long long)(base + pos));
+                    reject(r, name, unit, "record", RP_ERR_MALFORMED, detail);
+                    if (skip_rest(r, in, name, buf, cap, base + pos, len - pos, eof) != 0)
+                        rc = -1;
                     pos = len;
-                    eof = true; /* no way to find the next record boundary */
+                    eof = true;
                     break;
                 }
                 apply_decoded(r, name, unit, "record", e, &ev, detail, sizeof(detail));
@@ -257,7 +468,7 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
                 pos = len;
             }
         }
-        if (eof && (pos >= len || !progress))
+        if (rc != 0 || (eof && (pos >= len || !progress)))
             break;
     }
     free(buf);
@@ -327,10 +538,14 @@ int rp_cmd_score(int argc, char **argv)
         fprintf(stderr, "rapport score: out of memory\n");
         return 1;
     }
-    if (config_path && rp_config_load(&cfg, config_path, err, sizeof(err)) != 0) {
-        fprintf(stderr, "rapport score: %s\n", err);
-        rp_config_fini(&cfg);
-        return 1;
+    if (config_path) {
+        int e = rp_config_load(&cfg, config_path, err, sizeof(err));
+        if (e != RP_OK) {
+            fprintf(stderr, "rapport score: %s\n", err);
+            rp_config_fini(&cfg);
+            /* a bad or unreadable file is a configuration error (as for run and demo) */
+            return e == RP_ERR_CONFIG || e == RP_ERR_IO ? 2 : 1;
+        }
     }
 
     static struct score_run run; /* large buffers: not on the stack */
@@ -403,14 +618,22 @@ int rp_cmd_score(int argc, char **argv)
             total += run.rejected[e];
         }
     }
+    /* No event and no --until: the watermark was never set (INT64_MIN inside the pipeline). */
+    char wm[24] = "none";
+    if (rp_pipeline_watermark(run.pipe) != INT64_MIN)
+        snprintf(wm, sizeof(wm), "%lld", (long long)rp_pipeline_watermark(run.pipe));
+    char skipped[48] = "";
+    if (run.skipped_bytes)
+        snprintf(skipped, sizeof(skipped), ", %llu bytes skipped",
+                 (unsigned long long)run.skipped_bytes);
     fprintf(stderr,
-            "rapport score: %llu applied, %llu rejected, %zu customers, %llu signals, "
-            "watermark %lld\n",
-            (unsigned long long)st->applied, (unsigned long long)total,
+            "rapport score: %llu applied, %llu rejected%s, %zu customers, %llu signals, "
+            "watermark %s\n",
+            (unsigned long long)st->applied, (unsigned long long)total, skipped,
             rp_pipeline_customers(run.pipe),
             (unsigned long long)(st->signals[0][0] + st->signals[0][1] + st->signals[1][0] +
                                  st->signals[1][1]),
-            (long long)rp_pipeline_watermark(run.pipe));
+            wm);
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "rapport score: stdout: %s\n", strerror(errno));
         rc = -1;
