@@ -32,9 +32,9 @@ static const char usage_text[] =
     "  --start TIME      event time of the first day, RFC 3339, a date, ms since the epoch, or\n"
     "                    'now' (default 2026-01-01T00:00:00Z)\n"
     "  --days D          event-time span the archetypes play out over, in days (default 30)\n"
-    "  --events N        emit exactly N events: activity is scaled so that they span about\n"
-    "                    --days (default: every event of the span at the natural density,\n"
-    "                    about 1 event per customer per day)\n"
+    "  --events N        emit exactly N events, activity scaled so that they span about\n"
+    "                    --days; 0 (the default): every event of the span at the natural\n"
+    "                    density, about 1 event per customer per day\n"
     "  --mix SPEC        archetype weights, e.g. 'advocate=20,loyal=10' (others keep their\n"
     "                    default); 'only:loyal=1,drifting=1' starts from zero\n"
     "  --zipf S          Zipf exponent of activity between customers (default 0.8; 0 = even)\n"
@@ -326,7 +326,9 @@ drain:
         int64_t deadline = now_ms() + 90000;
         while (rd_kafka_outq_len(rk) > 0 && now_ms() < deadline) {
             rd_kafka_flush(rk, 1000);
-            if (now_ms() >= next_report) {
+            /* only while deliveries are still outstanding: the end state is the final line
+             * below, printed once */
+            if (rd_kafka_outq_len(rk) > 0 && now_ms() >= next_report && now_ms() < deadline) {
                 progress(&d, produced, t0, &last_ok, &last_t);
                 next_report = now_ms() + 1000;
             }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gen: `rapport gen` as a user drives it: help, option errors, determinism by seed, the exact
-# --events count, -o and --labels files, --start, --mix, JSON Lines that are valid events, and
-# --rate pacing with --duration.
+# --events count (0: the default), -o and --labels files, --start, --mix, JSON Lines that are
+# valid events, --rate pacing with --duration, and --brokers progress (librdkafka mock cluster).
 # Env: RAPPORT (the binary). Exits non-zero on the first failed check.
 set -euo pipefail
 : "${RAPPORT:?RAPPORT must point to the rapport binary}"
@@ -57,6 +57,13 @@ head -1 "$tmp/labels" | grep -qx 'cid,archetype' || fail "labels: no header"
 "$RAPPORT" gen --customers 100 --days 5 --events 1234 --start 2025-06-01T00:00:00Z >"$tmp/n"
 [ "$(wc -l <"$tmp/n")" -eq 1234 ] || fail "--events 1234 gave $(wc -l <"$tmp/n") events"
 
+# --events 0 is the default (natural density), and --help says so rather than "exactly 0".
+"$RAPPORT" gen --customers 5 --days 3 --events 0 >"$tmp/e0"
+"$RAPPORT" gen --customers 5 --days 3 >"$tmp/e0d"
+cmp -s "$tmp/e0" "$tmp/e0d" || fail "--events 0 differs from the default"
+grep -q -- "--days; 0 (the default): every event of the span" "$tmp/help" ||
+    fail "--help does not say what --events 0 means"
+
 # --mix: only drifting customers; the labels say so.
 "$RAPPORT" gen --customers 50 --days 5 --mix only:drifting=1 --labels "$tmp/l2" >/dev/null
 [ "$(grep -c ',drifting$' "$tmp/l2")" -eq 50 ] || fail "--mix only:drifting=1 not honoured"
@@ -109,4 +116,13 @@ n=$(wc -l <"$tmp/r")
 ms=$(((t1 - t0) / 1000000))
 [ "$n" -ge 400 ] && [ "$n" -le 520 ] || fail "--rate 500 --duration 1 wrote $n events"
 [ "$ms" -ge 900 ] && [ "$ms" -le 5000 ] || fail "--rate 500 --duration 1 took $ms ms"
+# --brokers: the final progress line (the end state) is printed once. librdkafka's mock cluster
+# (-X test.mock.num.brokers) stands in for Kafka; 30 events at 20/s outlast the first report
+# second, so the drain loop runs after a report is due.
+"$RAPPORT" gen --customers 5 --days 1 --events 30 --rate 20 --brokers 127.0.0.1:1 --topic t \
+    -X test.mock.num.brokers=1 >"$tmp/k.out" 2>"$tmp/k.err" ||
+    fail "--brokers (mock): $(cat "$tmp/k.err")"
+grep -qx "delivered 30 events" "$tmp/k.out" || fail "--brokers (mock): $(cat "$tmp/k.out")"
+n=$(grep -c "^gen: .* produced 30 delivered 30 failed 0 " "$tmp/k.err" || true)
+[ "$n" -eq 1 ] || fail "--brokers: the final progress line printed $n times: $(cat "$tmp/k.err")"
 echo "gen: all checks passed"
