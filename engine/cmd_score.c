@@ -337,11 +337,17 @@ static int read_input(struct score_run *r, FILE *in, const char *name)
             if (i == len) {
                 if (eof)
                     break; /* empty input */
+                /* Bounded memory: consume the blanks, counting the (JSON) lines they end. */
+                for (size_t k = pos; k < i; k++)
+                    unit += buf[k] == '\n';
+                pos = i;
                 continue;
             }
             format = msgpack_map_header((uint8_t)buf[i]) ? RP_FMT_MSGPACK : RP_FMT_JSON;
-            if (format == RP_FMT_MSGPACK)
+            if (format == RP_FMT_MSGPACK) {
                 pos = i; /* leading blanks are not records (JSON keeps them: line numbers) */
+                unit = 0;
+            }
         }
         bool progress = false;
         if (format == RP_FMT_JSON) {
