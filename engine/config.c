@@ -403,11 +403,14 @@ static void format_double(double v, char *buf, size_t size)
         snprintf(buf, size, "%.0f", v);
         return;
     }
+    /* tried in a local buffer: also keeps GCC's -O3 + UBSan "null destination" warning away */
+    char text[32];
     for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, size, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
+        snprintf(text, sizeof(text), "%.*g", prec, v);
+        if (strtod(text, NULL) == v)
+            break;
     }
+    snprintf(buf, size, "%s", text);
 }
 
 /* ---- checks ---- */
