@@ -1,6 +1,7 @@
 /* cmd_score: `rapport score`: the operators offline, events from files/stdin, signals to stdout.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +43,9 @@ static const char usage_text[] =
     "                        or RFC 3339, e.g. 1997-09-30T00:00:00Z)\n"
     "  --state-out FILE      write one JSON line per customer (cid, churn_risk, advocate,\n"
     "                        segment, p_alive, x, t_x_weeks, T_weeks, engagement_short,\n"
-    "                        engagement_long, reasons), in cid byte order, evaluated at --until\n"
-    "                        (or at the final watermark); `-` for stdout after the signals\n"
+    "                        engagement_long, reasons), in cid byte order, evaluated at the\n"
+    "                        final watermark (--until, unless the input's own is later); `-`\n"
+    "                        for stdout after the signals\n"
     "  -h, --help            this text\n"
     "\n"
     "Exit status: 0 when the input was read (rejected lines do not change it), 1 on an I/O\n"
@@ -591,9 +593,16 @@ int rp_cmd_score(int argc, char **argv)
         rp_pipeline_advance(run.pipe, until);
 
     if (rc == 0 && state_path) {
-        int64_t at = until_text ? until : rp_pipeline_watermark(run.pipe);
+        /* At the watermark, which --until moved (it never goes back: an --until before the
+         * input's own watermark would evaluate a state that already holds later events). */
+        int64_t at = rp_pipeline_watermark(run.pipe);
         if (at == INT64_MIN)
             at = 0; /* no event and no --until */
+        if (until_text && until < at)
+            fprintf(stderr,
+                    "rapport score: --until %s is before the input's watermark %" PRId64
+                    " (the watermark never goes back): the state is written as of %" PRId64 "\n",
+                    until_text, at, at);
         FILE *so = strcmp(state_path, "-") == 0 ? stdout : fopen(state_path, "w");
         if (!so) {
             fprintf(stderr, "rapport score: --state-out %s: %s\n", state_path, strerror(errno));

@@ -259,7 +259,9 @@ static const struct {
 static const struct {
     const char *name, *desc;
 } sections[] = {
-    {"kafka", "Passed verbatim to librdkafka (consumer and producer), in file order."},
+    {"kafka", "Passed verbatim to librdkafka (consumer and producer), in file order; librdkafka "
+              "checks each key and value when the file is loaded (an unknown property or a bad "
+              "value is an error naming its line)."},
     {"topics", "Kafka topic names."},
     {"engine", "Threads, time and delivery guarantee."},
     {"scoring", "The relationship model: half-lives, weights, thresholds, BG/NBD."},

@@ -982,7 +982,7 @@ enum rp_err rp_event_decode_json(const void *buf, size_t len, struct rp_event *e
     if (*c.p != '{') {
         if (rp_json_value(&c, vscratch, sizeof vscratch, &v) == 0)
             return rp_detail(RP_ERR_NOT_A_MAP, detail, detail_size,
-                             "top-level JSON value is a %s, not an object", kind_name(v.kind));
+                             "top-level JSON value is not an object: %s", kind_name(v.kind));
         return rp_detail(RP_ERR_MALFORMED, detail, detail_size, "not JSON");
     }
     c.p++;

@@ -69,6 +69,14 @@ assert state[0]["segment"] == "at_risk" and state[0]["churn_risk"] >= 0.7, state
 assert state[1]["churn_risk"] == 0, state[1]  # answered within the SLA: no friction
 PY
 
+# --until before the input's own watermark: the watermark never goes back, the state is written
+# as of the watermark (said on stderr), not as of a time before events it already holds.
+"$RAPPORT" score --until 2026-01-01T00:00:00Z --state-out "$tmp/state_early" "$tmp/in.jsonl" \
+    > /dev/null 2> "$tmp/err_early"
+grep -q "is before the input's watermark" "$tmp/err_early" || fail "no word on an early --until"
+"$RAPPORT" score --state-out "$tmp/state_wm" "$tmp/in.jsonl" > /dev/null 2> /dev/null
+cmp -s "$tmp/state_early" "$tmp/state_wm" || fail "early --until: state not as of the watermark"
+
 # -c: the [scoring] section changes the model (and its fingerprint); a bad key is a configuration
 # error (exit 2, as for run and demo) that names file, line and key.
 printf '[scoring]\nchurn_risk.enter = 0.3\nchurn_risk.exit = 0.1\n' > "$tmp/low.ini"
