@@ -379,7 +379,9 @@ static void set_field(struct dec *d, int k, const struct rp_wval *v)
         }
         return;
     case K_REF:
-        if (set_str(d, k, v, ev->ref.bytes, &ev->ref.len, RP_REF_MAX, true) == RP_OK)
+        /* (empty: refused below only where a ref pairs a thread; elsewhere it means nothing,
+         * and SPEC §1 allows any string of at most 64 bytes) */
+        if (set_str(d, k, v, ev->ref.bytes, &ev->ref.len, RP_REF_MAX, false) == RP_OK)
             ev->present |= RP_F_REF;
         return;
     case K_TARGET:
@@ -472,6 +474,9 @@ static enum rp_err finish(struct dec *d)
     case RP_EV_RESOLUTION:
         if (!(ev->present & RP_F_REF))
             return rp_detail(RP_ERR_MISSING_FIELD, dt, ds, "field 'ref' is required for '%s'", tn);
+        if (ev->ref.len == 0)
+            return rp_detail(RP_ERR_OUT_OF_RANGE, dt, ds,
+                             "field 'ref': empty string (it pairs a '%s' with its thread)", tn);
         break;
     case RP_EV_REFERRAL:
     case RP_EV_ANSWER:

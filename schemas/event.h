@@ -131,7 +131,8 @@ enum rp_event_format rp_event_detect(const void *buf, size_t len);
  * - `score`: an integer (floats such as 5.0: bad_field_type) within int32 (else out_of_range);
  *   for nps 0..10 and for review 1..5, else out_of_range.
  * - `sentiment`: number in [-1, 1]; outside or NaN: out_of_range.
- * - `ref`: string 1..64 bytes (empty: out_of_range, 65+: too_large); `channel`: string of
+ * - `ref`: string 0..64 bytes (65+: too_large; empty on a question, reply, complaint or
+ *   resolution, which it pairs: out_of_range); `channel`: string of
  *   0..16 bytes (17+: too_large); `id`: string 0..64 bytes or uint (decimal, like cid).
  * - strings of known fields must be valid UTF-8 (no overlongs, surrogates, > U+10FFFF; JSON
  *   \uXXXX escapes and surrogate pairs are decoded, a lone surrogate is invalid):

@@ -590,6 +590,11 @@ Test(event, ref_boundaries)
     cr_assert(strstr(detail, "ref"), "%s", detail);
     struct fv empty[] = {S("cid", "c"), U("ts", 1), S("type", "reply"), S("ref", ""), END};
     cr_assert_eq(both(empty, &ev), RP_ERR_OUT_OF_RANGE);
+    cr_assert(strstr(detail, "ref"), "%s", detail);
+    /* where no thread is paired, an empty ref is just a string (SPEC §1: <= 64 bytes) */
+    struct fv view_empty[] = {S("cid", "c"), U("ts", 1), S("type", "view"), S("ref", ""), END};
+    cr_assert_eq(both(view_empty, &ev), RP_OK, "%s", detail);
+    cr_assert_eq(ev.ref.len, 0);
     struct fv num[] = {S("cid", "c"), U("ts", 1), S("type", "reply"), U("ref", 7), END};
     cr_assert_eq(both(num, &ev), RP_ERR_BAD_FIELD_TYPE);
     const char *need[] = {"question", "reply", "complaint", "resolution"};
@@ -1365,6 +1370,7 @@ Test(event, next_equals_frame_then_decode_on_hostile_input)
     struct fv sent_int[] = {S("cid", "c"), U("ts", 1), S("type", "mention"), I("sentiment", -1),
                             END};
     struct fv ref_empty[] = {S("cid", "c"), U("ts", 1), S("type", "question"), S("ref", ""), END};
+    struct fv ref_empty_view[] = {S("cid", "c"), U("ts", 1), S("type", "view"), S("ref", ""), END};
     struct fv ref_none[] = {S("cid", "c"), U("ts", 1), S("type", "reply"), END};
     struct fv ref_65[] = {S("cid", "c"), U("ts", 1), S("type", "reply"), S("ref", rep('r', 65)),
                           END};
@@ -1381,13 +1387,14 @@ Test(event, next_equals_frame_then_decode_on_hostile_input)
         S("referrer", "r1"), NIL("channel"), NIL("sentiment"),    END};
     struct fv unknown[] = {S("zzz", "x"), BASE, ARR("a"), MAP("m"), S("identity", "x"), END};
     const struct fv *all[] = {
-        typical,  base,        v2,          vneg,     vstr,    dup,       dupnil,    cid_empty,
-        cid_long, cid_32,      cid_64,      cid_utf8, cid_bad, cid_neg,   cid_float, cid_uint,
-        ts_float, ts_neg,      ts_late,     ts_max,   ts_str,  type_bad,  type_int,  type_long,
-        no_type,  no_cid,      buy_novalue, buy_neg,  buy_nan, buy_inf,   buy_int,   buy_str,
-        nps_11,   nps_ok,      nps_none,    review_0, score_f, score_big, score_neg, sent_out,
-        sent_int, ref_empty,   ref_none,    ref_65,   chan_17, chan_16,   chan_0,    id_int,
-        id_neg,   target_none, target_ok,   unknown,
+        typical,     base,      v2,        vneg,           vstr,     dup,         dupnil,
+        cid_empty,   cid_long,  cid_32,    cid_64,         cid_utf8, cid_bad,     cid_neg,
+        cid_float,   cid_uint,  ts_float,  ts_neg,         ts_late,  ts_max,      ts_str,
+        type_bad,    type_int,  type_long, no_type,        no_cid,   buy_novalue, buy_neg,
+        buy_nan,     buy_inf,   buy_int,   buy_str,        nps_11,   nps_ok,      nps_none,
+        review_0,    score_f,   score_big, score_neg,      sent_out, sent_int,    ref_empty,
+        ref_none,    ref_65,    chan_17,   chan_16,        chan_0,   id_int,      id_neg,
+        target_none, target_ok, unknown,   ref_empty_view,
     };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         check_next_fv(all[i]);
