@@ -747,8 +747,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         else
             rd_kafka_assign(rk, parts);
         attach_queues(e, parts);
+        /* (an empty assignment too: a member with nothing to own, more members than
+         * partitions, is ready, as a Kafka Streams instance with no task is RUNNING) */
+        atomic_store_explicit(&e->joined, 1, memory_order_release);
     } else {
-        on_revoke(e, parts, rd_kafka_assignment_lost(rk));
+        bool lost = rd_kafka_assignment_lost(rk);
+        if (lost) /* out of the group until it joins again */
+            atomic_store_explicit(&e->joined, 0, memory_order_relaxed);
+        on_revoke(e, parts, lost);
         if (cooperative)
             ae = rd_kafka_incremental_unassign(rk, parts);
         else
@@ -1401,17 +1407,18 @@ int rp_engine_http_port(const struct rp_engine *e)
 
 bool rp_engine_ready(struct rp_engine *e)
 {
-    int assigned = 0;
+    /* acquire: pairs with the release after an assignment's partition flags were set */
+    if (!atomic_load_explicit(&e->joined, memory_order_acquire))
+        return false;
     for (int32_t p = 0; p < e->n_parts; p++) {
         struct rp_part *pt = &e->parts[RP_T_INPUT][p];
         if (!atomic_load_explicit(&pt->active, memory_order_relaxed))
             continue;
-        assigned++;
         /* acquire: pairs with the worker's release once the pipeline exists and is restored */
         if (!atomic_load_explicit(&pt->ready, memory_order_acquire))
             return false;
     }
-    return assigned > 0 && !atomic_load_explicit(&e->stop, memory_order_relaxed);
+    return !atomic_load_explicit(&e->stop, memory_order_relaxed);
 }
 
 int rp_engine_customer(struct rp_engine *e, const char *cid, size_t cid_len, int timeout_ms,

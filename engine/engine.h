@@ -43,7 +43,8 @@ void rp_engine_destroy(struct rp_engine *e);
 /** The engine's metrics (valid until rp_engine_destroy); any thread may render them. */
 struct rp_metrics *rp_engine_metrics(struct rp_engine *e);
 
-/** /readyz: partitions are assigned and every assigned partition is restored. Any thread. */
+/** /readyz: a member of the group (an assignment came, if only an empty one) whose assigned
+ * partitions are all restored. Any thread. */
 bool rp_engine_ready(struct rp_engine *e);
 
 /** HTTP port bound (when [http] listen is set), or -1. */
