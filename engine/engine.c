@@ -1428,9 +1428,10 @@ int rp_engine_customer(struct rp_engine *e, const char *cid, size_t cid_len, int
         return RP_ERR_NOT_FOUND;
     int32_t p = rp_out_partition_of(e, cid, cid_len);
     struct rp_part *pt = &e->parts[RP_T_INPUT][p];
-    if (!atomic_load_explicit(&pt->active, memory_order_relaxed) ||
-        !atomic_load_explicit(&pt->ready, memory_order_acquire))
-        return RP_ERR_NOT_FOUND;
+    if (!atomic_load_explicit(&pt->active, memory_order_relaxed))
+        return RP_ERR_NOT_FOUND; /* another instance's, or nobody's yet */
+    if (!atomic_load_explicit(&pt->ready, memory_order_acquire))
+        return RP_ERR_NOT_READY; /* ours, still being restored */
     struct rp_worker *w = worker_of(e, pt);
     struct rp_mailbox *mb = &w->mb;
     int64_t deadline = rp_mono_ns() + (int64_t)timeout_ms * 1000000LL;

@@ -130,6 +130,10 @@ static enum MHD_Result route_customer(struct rp_http *http, struct MHD_Connectio
         return reply_json_error(conn, MHD_HTTP_NOT_FOUND,
                                 "{\"error\":\"not_found\",\"detail\":\"customer not held by "
                                 "this instance\"}\n");
+    if (rc == RP_ERR_NOT_READY) /* (404 would send the caller to another instance) */
+        return reply_json_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                "{\"error\":\"unavailable\",\"detail\":\"this instance owns "
+                                "the customer's partition and is restoring it: retry\"}\n");
     return reply_json_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
                             "{\"error\":\"unavailable\",\"detail\":\"the owning worker did not "
                             "answer\"}\n");

@@ -35,6 +35,8 @@ const char *rp_strerror(enum rp_err err)
         return "full";
     case RP_ERR_NOT_FOUND:
         return "not found";
+    case RP_ERR_NOT_READY:
+        return "not ready";
     default:
         return "unknown error";
     }

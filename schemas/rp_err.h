@@ -29,6 +29,7 @@ enum rp_err {
     RP_ERR_KAFKA,
     RP_ERR_FULL,
     RP_ERR_NOT_FOUND,
+    RP_ERR_NOT_READY, /* held here but not usable yet (a partition being restored) */
 };
 
 /** The stable name of an error ("malformed", "too_late", "out of memory", ...). Never NULL. */

@@ -121,6 +121,8 @@ static int h_customer(void *opaque, const char *cid, size_t len, char **json, si
         return RP_ERR_NOT_FOUND;
     if (len == 4 && memcmp(cid, "slow", 4) == 0)
         return RP_ERR_IO; /* e.g. the owning worker did not answer in time */
+    if (len == 9 && memcmp(cid, "restoring", 9) == 0)
+        return RP_ERR_NOT_READY; /* its partition is ours, being restored */
     if (len == 5 && memcmp(cid, "block", 5) == 0) {
         atomic_fetch_add(&blocked_in_lookup, 1);
         struct timespec t0, now;
@@ -251,6 +253,10 @@ Test(http, customer_errors)
     get("/customers/slow");
     cr_assert_eq(R.status, 503);
     cr_assert(strstr(R.body, "\"error\":\"unavailable\""), "%s", R.body);
+    /* held here but being restored: 503 (retry), not 404 (which says: ask another instance) */
+    get("/customers/restoring");
+    cr_assert_eq(R.status, 503);
+    cr_assert(strstr(R.body, "restoring"), "%s", R.body);
     get("/customers/");
     cr_assert_eq(R.status, 400);
     get("/customers/%zz");
