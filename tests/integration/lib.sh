@@ -234,6 +234,54 @@ it_metric_sum() {
 # it_metric PORT SERIES: the value of one exact series, name{labels}.
 it_metric() { it_http "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 
+# ---- several `rapport run` instances of one group (run_scaleout, run_standby)
+
+declare -gA IT_PID IT_PORT
+
+# it_instance NAME CONFIG: it_engine_start, remembering the instance's pid and HTTP port.
+it_instance() {
+    it_engine_start "$1" "$2"
+    IT_PID[$1]=$IT_LAST_PID
+    IT_PORT[$1]=$IT_LAST_PORT
+}
+
+# it_instance_sum NAME METRIC: a metric of instance NAME summed over its labels.
+it_instance_sum() { it_metric_sum "${IT_PORT[$1]}" "$2"; }
+
+# it_instance_owns NAME: how many input partitions instance NAME owns (its lag gauges).
+it_instance_owns() {
+    it_http "http://127.0.0.1:${IT_PORT[$1]}/metrics" | grep -c '^rapport_consumer_lag{' || true
+}
+
+# it_instance_ready NAME: /readyz of instance NAME answers 200.
+it_instance_ready() { it_http "http://127.0.0.1:${IT_PORT[$1]}/readyz" >/dev/null 2>&1; }
+
+# it_instance_stop NAME: SIGTERM; the instance must exit 0 within 60 s.
+it_instance_stop() {
+    local rc=0
+    it_stop "${IT_PID[$1]}" 60 || rc=$?
+    it_assert_eq 0 "$rc" "exit status of $1 (SIGTERM)"
+}
+
+# it_ids_as_score EVENTS OUT MIN: the signal ids on OUT.churn and OUT.advocate against those of
+# `rapport score` on the EVENTS file: at least MIN from score, and >= 99 % the same both ways.
+# Sets IT_IDS_BOTH and IT_IDS_SCORE.
+it_ids_as_score() {
+    "$RAPPORT" score "$1" 2>/dev/null | it_signal_ids | sort -u >"$IT_TMP/score.ids"
+    { it_consume_all "$2.churn" -f '%s\n'; it_consume_all "$2.advocate" -f '%s\n'; } |
+        it_signal_ids | sort -u >"$IT_TMP/run.ids"
+    local ns nr both
+    ns=$(wc -l <"$IT_TMP/score.ids")
+    nr=$(wc -l <"$IT_TMP/run.ids")
+    both=$(comm -12 "$IT_TMP/run.ids" "$IT_TMP/score.ids" | wc -l)
+    it_log "signals: instances $nr distinct, score $ns, both $both"
+    [ "$ns" -gt "$3" ] || it_fail "too few signals from rapport score ($ns)"
+    [ $((both * 100)) -ge $((ns * 99)) ] && [ $((both * 100)) -ge $((nr * 99)) ] ||
+        it_fail "signal ids differ: instances $nr, score $ns, both $both (< 99 %)"
+    IT_IDS_BOTH=$both
+    IT_IDS_SCORE=$ns
+}
+
 # it_assert_eq EXPECTED ACTUAL WHAT
 it_assert_eq() {
     [ "$1" = "$2" ] || it_fail "$3: expected '$1', got '$2'"
