@@ -1140,10 +1140,9 @@ static void verify_commits(struct rp_engine *e)
  * is served here instead (rd_kafka_consume_queue() runs the rebalance callback, as
  * rd_kafka_consumer_poll() does) until it is done or the deadline passes; then the handle is
  * destroyed without a second close (rp_engine_destroy), which serves the queue until
- * librdkafka's own close is done: rp_engine_left_group() tells the caller. Returns true in both
- * cases: the close was made or given up, not to be asked for again.
+ * librdkafka's own close is done: rp_engine_left_group() tells the caller.
  */
-static bool close_consumer(struct rp_engine *e, rd_kafka_t *rk, const char *what)
+static void close_consumer(struct rp_engine *e, rd_kafka_t *rk, const char *what)
 {
     int64_t deadline_ns = e->shutdown_deadline_ns;
     int slot = rk == e->rk ? 0 : 1;
@@ -1153,7 +1152,7 @@ static bool close_consumer(struct rp_engine *e, rd_kafka_t *rk, const char *what
         rp_log("leaving the group (%s): %s", what, rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
         rd_kafka_queue_destroy(q);
-        return true;
+        return;
     }
     while (!rd_kafka_consumer_closed(rk)) {
         int64_t left_ms = (deadline_ns - rp_mono_ns()) / 1000000;
@@ -1161,16 +1160,14 @@ static bool close_consumer(struct rp_engine *e, rd_kafka_t *rk, const char *what
             rp_log("leaving the group (%s): not done by shutdown_timeout, given up (the group "
                    "coordinator moves the partitions after session.timeout.ms)",
                    what);
-            e->close_given_up = true;
             e->close_q[slot] = q; /* (librdkafka's close goes on: served by the destroy) */
-            return true;
+            return;
         }
         rd_kafka_message_t *m = rd_kafka_consume_queue(q, left_ms < 100 ? (int)left_ms : 100);
         if (m)
             rd_kafka_message_destroy(m);
     }
     rd_kafka_queue_destroy(q);
-    return true;
 }
 
 /* Serves a close that rp_engine_run gave up until librdkafka has finished it (the consumer
@@ -1291,8 +1288,9 @@ int rp_engine_run(struct rp_engine *e)
     rd_kafka_queue_destroy(q_in);
     rd_kafka_queue_destroy(q_cr);
     /* leaving the group calls on_revoke for what is still assigned (commits nothing new) */
-    e->rk_cr_closed = close_consumer(e, e->rk_cr, "credits reader");
-    e->rk_closed = close_consumer(e, e->rk, "group");
+    close_consumer(e, e->rk_cr, "credits reader");
+    close_consumer(e, e->rk, "group");
+    e->closed = true;
     int64_t left_ms = (e->shutdown_deadline_ns - rp_mono_ns()) / 1000000;
     if (rd_kafka_flush(e->prod, left_ms > 0 ? (int)left_ms : 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* what is still queued is lost when the producer is destroyed: a failure, not a stop */
@@ -1309,7 +1307,7 @@ int rp_engine_run(struct rp_engine *e)
 
 bool rp_engine_left_group(const struct rp_engine *e)
 {
-    return !e->close_given_up;
+    return !e->close_q[0] && !e->close_q[1]; /* (no close left for the destroy to finish) */
 }
 
 void rp_engine_stop(struct rp_engine *e)
@@ -1372,14 +1370,14 @@ void rp_engine_destroy(struct rp_engine *e)
         rd_kafka_queue_destroy(e->commit_q);
     /* (a consumer that run() closed, or gave up closing at the deadline, is not closed again:
      * rd_kafka_destroy() would wait for the group coordinator once more) */
+    int no_close = e->closed ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0;
     if (e->rk) {
         finish_close(e, e->rk, 0);
-        rd_kafka_destroy_flags(e->rk, e->rk_closed ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
+        rd_kafka_destroy_flags(e->rk, no_close);
     }
     if (e->rk_cr) {
         finish_close(e, e->rk_cr, 1);
-        rd_kafka_destroy_flags(e->rk_cr,
-                               e->rk_cr_closed ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
+        rd_kafka_destroy_flags(e->rk_cr, no_close);
     }
     rp_out_destroy(e);
     for (int t = 0; t < RP_T__COUNT; t++)

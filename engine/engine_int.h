@@ -171,11 +171,11 @@ struct rp_engine {
     char *group_id;
     rd_kafka_t *rk;               /* group consumer of the input topic */
     rd_kafka_t *rk_cr;            /* manually assigned consumer of the credits topic (mirrors rk) */
-    bool rk_closed, rk_cr_closed; /* closed (or given up) by rp_engine_run: not again */
+    bool closed;                  /* both consumers closed (or given up) by rp_engine_run */
     _Atomic int joined;           /* a member of the group: an assignment came, if only an empty one
                                    * (set with release after the partitions' flags; /readyz) */
-    bool close_given_up;          /* ... given up at the shutdown deadline: */
-    rd_kafka_queue_t *close_q[2]; /* its queue, served on by rp_engine_destroy (rk, rk_cr) */
+    rd_kafka_queue_t *close_q[2]; /* a close given up at the shutdown deadline: its queue,
+                                   * served on by rp_engine_destroy (rk, rk_cr) */
     bool tearing_down;            /* rp_engine_destroy: rebalances only (un)assign */
     rd_kafka_resp_err_t last_commit_err; /* logged once until it changes */
     rd_kafka_t *prod;                    /* idempotent producer: signals, dead letters, credits */
