@@ -5,13 +5,16 @@
 #
 # Usage: bench/bench_e2e.sh [BUILD_DIR]     (env: N events, default 1000000; KAFKA_BOOTSTRAP, or
 #        a broker is started with scripts/kafka.sh on RP_KAFKA_PORT; LOW_RATE: also measure the
-#        latency at that rate, e.g. 20000)
+#        latency at that rate, e.g. 20000; PARTITIONS of the input topic, default 4; WORKERS, the
+#        worker counts timed in turn, default "2 1": the first one also serves the latency run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 R=$build/rapport
 B=$build/bench/bench_e2e
 N=${N:-1000000}
+PARTITIONS=${PARTITIONS:-4}
+WORKERS=${WORKERS:-2 1}
 [ -x "$R" ] && [ -x "$B" ] || { echo "bench_e2e: build $R and $B first" >&2; exit 2; }
 if [ -z "${KAFKA_BOOTSTRAP:-}" ]; then
     scripts/kafka.sh start >&2
@@ -67,26 +70,39 @@ time_engine() {
     echo "$1: $out"
 }
 
+# http_ok PORT PATH: the engine answers 200 (bash's /dev/tcp: no curl needed)
+http_ok() {
+    local status
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
+    IFS= read -r status <&3 || status=
+    exec 3<&-
+    [[ $status == *" 200 "* ]]
+}
+
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); broker $KAFKA_BOOTSTRAP on the same machine"
-scripts/kafka.sh topic "$in" 4 >/dev/null
-echo "== pre-producing $N msgpack events to $in (4 partitions) with rapport gen"
+scripts/kafka.sh topic "$in" "$PARTITIONS" >/dev/null
+echo "== pre-producing $N msgpack events to $in ($PARTITIONS partitions) with rapport gen"
 "$R" gen --customers 100000 --days 90 --events "$N" --seed 1 --format msgpack \
     --brokers "$KAFKA_BOOTSTRAP" --topic "$in" -X linger.ms=50 2>/dev/null | tail -1
 echo "== the limit: a bare librdkafka group consumer reading the same topic"
 "$B" bare "$KAFKA_BOOTSTRAP" "$in" "$N"
-echo "== rapport run, 2 workers then 1 worker (fresh consumer groups)"
-time_engine w2 2 >"$tmp/w2.out"
-cat "$tmp/w2.out"
-time_engine w1 1
+echo "== rapport run with workers: $WORKERS (a fresh consumer group each)"
+first=
+for w in $WORKERS; do
+    time_engine "w$w" "$w" >"$tmp/w$w.out"
+    cat "$tmp/w$w.out"
+    [ -n "$first" ] || first=$w
+done
 "$B" bare "$KAFKA_BOOTSTRAP" "$in" "$N" | sed 's/^/again, /'
-max=$(awk '{print $(NF-1)}' "$tmp/w2.out")
+max=$(awk '{print $(NF-1)}' "$tmp/w$first.out")
 half=$((${max%.*} / 2))
-echo "== latency at half the maximum rate: $half ev/s for 20 s into a new topic"
+echo "== latency at half the maximum rate ($first workers): $half ev/s for 20 s into a new topic"
 lat=bench-e2e-lat-$sfx
-scripts/kafka.sh topic "$lat" 4 >/dev/null
-run_engine lat 2 "$lat"
+scripts/kafka.sh topic "$lat" "$PARTITIONS" >/dev/null
+run_engine lat "$first" "$lat"
 for _ in $(seq 1 300); do
-    curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+    http_ok "$PORT" /readyz && break
     sleep 0.1
 done
 "$B" latency "$KAFKA_BOOTSTRAP" "$lat" "$lat.lat" "$half" 20
