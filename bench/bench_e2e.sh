@@ -59,15 +59,33 @@ INI
     exit 1
 }
 
+# thread_cpu PID: the process's CPU time per thread name, over its whole life so far, in us per
+# event (N): where an end-to-end run spends its CPU (the consumer thread is the main thread)
+thread_cpu() {
+    local hz t
+    hz=$(getconf CLK_TCK)
+    for t in /proc/"$1"/task/*; do
+        # stat: "tid (comm) state ... utime stime" (comm has no spaces here: rapport, rp:worker3,
+        # rdk:broker1 ...); the main thread's tid is the pid
+        awk -v main="$1" '{ sub(/^[0-9]+ \(/, ""); n = $1; sub(/\).*/, "", n);
+             if (FILENAME ~ "/task/" main "/stat$") n = n "(main)";
+             sub(/^[^)]*\) /, ""); print n, $12 + $13 }' "$t/stat" 2>/dev/null
+    done | awk -v hz="$hz" -v n="$N" '{ s[$1] += $2; c[$1]++; all += $2 }
+        END { printf "  CPU per event:"; for (k in s) if (s[k] > 0) printf " %s%s %.3f us,", k,
+              (c[k] > 1 ? " x" c[k] : ""), s[k] / hz / n * 1e6; printf " total %.3f us\n", all / hz / n * 1e6 }'
+}
+
 # time_engine NAME WORKERS: events/s from the first consumed event until consumed = N (polled
 # every 20 ms by `bench_e2e watch` over a plain socket: no process started per poll)
 time_engine() {
     run_engine "$1" "$2" "$in"
     local out
     out=$("$B" watch "$PORT" rapport_events_consumed_total "$N") || exit 1
+    cpu=$(thread_cpu "$EPID")
     kill -TERM "$EPID"
     wait "$EPID" || true
     echo "$1: $out"
+    echo "$cpu"
 }
 
 # http_ok PORT PATH: the engine answers 200 (bash's /dev/tcp: no curl needed)
@@ -95,7 +113,7 @@ for w in $WORKERS; do
     [ -n "$first" ] || first=$w
 done
 "$B" bare "$KAFKA_BOOTSTRAP" "$in" "$N" | sed 's/^/again, /'
-max=$(awk '{print $(NF-1)}' "$tmp/w$first.out")
+max=$(awk 'NR == 1 {print $(NF-1)}' "$tmp/w$first.out")
 half=$((${max%.*} / 2))
 echo "== latency at half the maximum rate ($first workers): $half ev/s for 20 s into a new topic"
 lat=bench-e2e-lat-$sfx

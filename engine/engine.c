@@ -3,10 +3,12 @@
 #include "engine.h"
 
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,10 +165,15 @@ static void seek_rewind(struct rp_engine *e, struct rp_part *pt)
     pt->rewind = -1;
 }
 
+/* The wake-up eventfd's increment, written by librdkafka (an eventfd takes 8 bytes). */
+static const uint64_t wake_one = 1;
+
 static void detach_queue(struct rp_part *pt)
 {
-    if (pt->q)
+    if (pt->q) {
+        rd_kafka_queue_io_event_enable(pt->q, -1, NULL, 0);
         rd_kafka_queue_destroy(pt->q);
+    }
     pt->q = NULL;
 }
 
@@ -715,12 +722,15 @@ static void attach_queues(struct rp_engine *e, rd_kafka_topic_partition_list_t *
             continue;
         for (int t = 0; t < RP_T__COUNT; t++) {
             struct rp_part *pt = &e->parts[t][p];
-            if (pt->q)
-                rd_kafka_queue_destroy(pt->q);
+            detach_queue(pt);
             pt->q = rd_kafka_queue_get_partition(handle_of(e, (enum rp_topic_kind)t),
                                                  topic_name(e, (enum rp_topic_kind)t), p);
-            if (pt->q)
+            if (pt->q) {
                 rd_kafka_queue_forward(pt->q, NULL);
+                if (e->wake_fd >= 0)
+                    rd_kafka_queue_io_event_enable(pt->q, e->wake_fd, &wake_one,
+                                                   sizeof(wake_one));
+            }
         }
     }
 }
@@ -944,6 +954,8 @@ struct rp_engine *rp_engine_create(const struct rp_config *cfg, char *errstr, si
         return NULL;
     }
     e->cfg = cfg;
+    /* (no eventfd: the idle wait falls back to a 1 ms poll of the consumer queue) */
+    e->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     e->n_workers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (e->n_workers < 1)
         e->n_workers = 1;
@@ -1201,6 +1213,10 @@ int rp_engine_run(struct rp_engine *e)
     rd_kafka_message_t *burst[RP_BURST];
     rd_kafka_queue_t *q_in = rd_kafka_queue_get_consumer(e->rk);
     rd_kafka_queue_t *q_cr = rd_kafka_queue_get_consumer(e->rk_cr);
+    if (e->wake_fd >= 0) {
+        rd_kafka_queue_io_event_enable(q_in, e->wake_fd, &wake_one, sizeof(wake_one));
+        rd_kafka_queue_io_event_enable(q_cr, e->wake_fd, &wake_one, sizeof(wake_one));
+    }
     int64_t next_commit = rp_mono_ns() + e->cfg->commit_interval_ms * 1000000LL;
     while (!atomic_load_explicit(&e->stop, memory_order_relaxed) &&
            !atomic_load_explicit(&e->fatal, memory_order_relaxed)) {
@@ -1253,7 +1269,15 @@ int rp_engine_run(struct rp_engine *e)
                 if (k > 0)
                     from_parts += k;
             }
-        if (got + from_parts == 0 && !open && n <= 0) {
+        if (got + from_parts == 0 && !open && n <= 0 && e->wake_fd >= 0) {
+            /* nothing anywhere: sleep until a queue gets something (or 1 ms: delivery reports,
+             * commit results, and workers freeing room do not write to the eventfd) */
+            struct pollfd pfd = {.fd = e->wake_fd, .events = POLLIN};
+            uint64_t v;
+            if (poll(&pfd, 1, 1) > 0 && read(e->wake_fd, &v, sizeof(v)) < 0) {
+                /* (EAGAIN: another read drained it; nothing to do) */
+            }
+        } else if (got + from_parts == 0 && !open && n <= 0) {
             /* nothing anywhere: wait a little on the consumer queue (rebalance events) */
             rd_kafka_message_t *m = rd_kafka_consumer_poll(e->rk, 1);
             if (m) {
@@ -1285,6 +1309,8 @@ int rp_engine_run(struct rp_engine *e)
         commit_sync(e, -1, e->shutdown_deadline_ns);
         verify_commits(e);
     }
+    rd_kafka_queue_io_event_enable(q_in, -1, NULL, 0);
+    rd_kafka_queue_io_event_enable(q_cr, -1, NULL, 0);
     rd_kafka_queue_destroy(q_in);
     rd_kafka_queue_destroy(q_cr);
     /* leaving the group calls on_revoke for what is still assigned (commits nothing new) */
@@ -1380,6 +1406,8 @@ void rp_engine_destroy(struct rp_engine *e)
         rd_kafka_destroy_flags(e->rk_cr, no_close);
     }
     rp_out_destroy(e);
+    if (e->wake_fd >= 0)
+        close(e->wake_fd); /* after the consumers: librdkafka may write to it until then */
     for (int t = 0; t < RP_T__COUNT; t++)
         if (e->parts[t]) {
             for (int32_t p = 0; p < e->n_parts; p++)

@@ -201,6 +201,10 @@ struct rp_engine {
     rd_kafka_queue_t *commit_q;
     int async_commits;
     bool closing;
+    /* An eventfd that librdkafka writes to when a queue the consumer thread reads (each assigned
+     * partition's, the consumer queue) goes from empty to non-empty: the idle wait of
+     * rp_engine_run sleeps on it, so a fetch wakes the thread at once (-1: none, wait 1 ms). */
+    int wake_fd;
 };
 
 /* kafka_out.c */

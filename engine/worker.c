@@ -1,5 +1,6 @@
 /* worker: one engine worker thread: owns the pipelines of its partitions, decodes, applies,
  * dead-letters, advances the watermark and answers customer lookups between batches. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -480,6 +481,11 @@ int rp_worker_start(struct rp_worker *w)
 {
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
         return RP_ERR_NOMEM;
+    /* named for top -H, /proc/PID/task/TID/comm and bench_e2e.sh's CPU per thread (librdkafka
+     * names its own "rdk:..."); the consumer thread is the process's main thread */
+    char name[16];
+    snprintf(name, sizeof(name), "rp:worker%d", w->idx);
+    pthread_setname_np(w->thread, name);
     w->started = true;
     return RP_OK;
 }
