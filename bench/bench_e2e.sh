@@ -6,7 +6,8 @@
 # Usage: bench/bench_e2e.sh [BUILD_DIR]     (env: N events, default 1000000; KAFKA_BOOTSTRAP, or
 #        a broker is started with scripts/kafka.sh on RP_KAFKA_PORT; LOW_RATE: also measure the
 #        latency at that rate, e.g. 20000; PARTITIONS of the input topic, default 4; WORKERS, the
-#        worker counts timed in turn, default "2 1": the first one also serves the latency run)
+#        worker counts timed in turn, default "2 1": the first one also serves the latency run;
+#        ROUNDS of (bare consumer, then each worker count), default 1: medians are printed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -15,6 +16,7 @@ B=$build/bench/bench_e2e
 N=${N:-1000000}
 PARTITIONS=${PARTITIONS:-4}
 WORKERS=${WORKERS:-2 1}
+ROUNDS=${ROUNDS:-1}
 [ -x "$R" ] && [ -x "$B" ] || { echo "bench_e2e: build $R and $B first" >&2; exit 2; }
 if [ -z "${KAFKA_BOOTSTRAP:-}" ]; then
     scripts/kafka.sh start >&2
@@ -103,17 +105,30 @@ scripts/kafka.sh topic "$in" "$PARTITIONS" >/dev/null
 echo "== pre-producing $N msgpack events to $in ($PARTITIONS partitions) with rapport gen"
 "$R" gen --customers 100000 --days 90 --events "$N" --seed 1 --format msgpack \
     --brokers "$KAFKA_BOOTSTRAP" --topic "$in" -X linger.ms=50 2>/dev/null | tail -1
-echo "== the limit: a bare librdkafka group consumer reading the same topic"
-"$B" bare "$KAFKA_BOOTSTRAP" "$in" "$N"
-echo "== rapport run with workers: $WORKERS (a fresh consumer group each)"
+echo "== $ROUNDS round(s): the limit (a bare librdkafka group consumer reading the same topic),"
+echo "   then rapport run with workers: $WORKERS (a fresh consumer group each)"
 first=
-for w in $WORKERS; do
-    time_engine "w$w" "$w" >"$tmp/w$w.out"
-    cat "$tmp/w$w.out"
-    [ -n "$first" ] || first=$w
+for r in $(seq 1 "$ROUNDS"); do
+    "$B" bare "$KAFKA_BOOTSTRAP" "$in" "$N" | tee "$tmp/bare.$r.out" | sed "s/^/round $r: /"
+    for w in $WORKERS; do
+        time_engine "w$w.$r" "$w" >"$tmp/w$w.$r.out"
+        sed "s/^/round $r: /" "$tmp/w$w.$r.out"
+        [ -n "$first" ] || first=$w
+    done
 done
-"$B" bare "$KAFKA_BOOTSTRAP" "$in" "$N" | sed 's/^/again, /'
-max=$(awk 'NR == 1 {print $(NF-1)}' "$tmp/w$first.out")
+# per worker count: the median rate, and the median of each round's rate / that round's limit
+rate() { sed -n 's|.* = \([0-9.]*\) [a-z]*/s.*|\1|p' "$1" | head -1; }
+echo "== summary over $ROUNDS round(s) (medians)"
+mid=$(((ROUNDS + 1) / 2))
+for w in $WORKERS; do
+    ev=$(for r in $(seq 1 "$ROUNDS"); do rate "$tmp/w$w.$r.out"; done | sort -g | sed -n "${mid}p")
+    pct=$(for r in $(seq 1 "$ROUNDS"); do
+        echo "$(rate "$tmp/w$w.$r.out") $(rate "$tmp/bare.$r.out")" | awk '{print 100 * $1 / $2}'
+    done | sort -g | sed -n "${mid}p")
+    awk -v w="$w" -v ev="$ev" -v pct="$pct" -v n="$ROUNDS" \
+        'BEGIN { printf "%d workers: %.2f M ev/s, %.0f %% of the bare consumer (rounds: %d)\n", w, ev / 1e6, pct, n }'
+done
+max=$(rate "$tmp/w$first.1.out")
 half=$((${max%.*} / 2))
 echo "== latency at half the maximum rate ($first workers): $half ev/s for 20 s into a new topic"
 lat=bench-e2e-lat-$sfx
