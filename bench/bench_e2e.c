@@ -103,10 +103,42 @@ static int bare(const char *brokers, const char *topic, uint64_t n)
  * counted apart: latencies >= 60 s. */
 struct lat {
     const char *brokers, *prefix;
+    /* set: read this topic (the input) instead, latency = arrival - the message's timestamp
+     * (its producer's CreateTime): what the broker and a plain consumer add, without the engine */
+    const char *input;
     _Atomic int stop;
     int64_t *ms;
     size_t n, cap, late;
 };
+
+/* Adds every partition of `topic` to `l` at its end offset. Exits when the topic is unknown. */
+static void add_all_at_end(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l, const char *topic)
+{
+    int parts = 0;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == 0) {
+        if (md->topic_cnt == 1 && !md->topics[0].err)
+            parts = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (parts <= 0) {
+        fprintf(stderr, "bench_e2e: no metadata for %s\n", topic);
+        exit(1);
+    }
+    for (int p = 0; p < parts; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_END;
+}
+
+static void lat_add(struct lat *L, int64_t d)
+{
+    if (L->n == L->cap) {
+        L->cap = L->cap ? 2 * L->cap : 1024;
+        L->ms = realloc(L->ms, L->cap * sizeof(int64_t));
+    }
+    L->ms[L->n++] = d;
+}
 
 static void *lat_reader(void *arg)
 {
@@ -116,9 +148,11 @@ static void *lat_reader(void *arg)
     char t1[256], t2[256];
     snprintf(t1, sizeof(t1), "%s.churn", L->prefix);
     snprintf(t2, sizeof(t2), "%s.advocate", L->prefix);
-    for (int p = 0; p < 4; p++) { /* bench_e2e.sh: 4 partitions, as the input */
-        rd_kafka_topic_partition_list_add(l, t1, p)->offset = RD_KAFKA_OFFSET_END;
-        rd_kafka_topic_partition_list_add(l, t2, p)->offset = RD_KAFKA_OFFSET_END;
+    if (L->input) {
+        add_all_at_end(rk, l, L->input);
+    } else {
+        add_all_at_end(rk, l, t1);
+        add_all_at_end(rk, l, t2);
     }
     rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
@@ -127,7 +161,9 @@ static void *lat_reader(void *arg)
         if (!m)
             continue;
         struct rp_signal s;
-        if (!m->err && rp_signal_decode(m->payload, m->len, &s, NULL, 0) == RP_OK) {
+        if (L->input && !m->err) {
+            lat_add(L, wall_ms() - rd_kafka_message_timestamp(m, NULL));
+        } else if (!m->err && rp_signal_decode(m->payload, m->len, &s, NULL, 0) == RP_OK) {
             int64_t d = wall_ms() - s.as_of_ms;
             if (getenv("BENCH_E2E_SLOW") && d >= atoi(getenv("BENCH_E2E_SLOW")) && d < 60000)
                 fprintf(stderr,
@@ -136,15 +172,10 @@ static void *lat_reader(void *arg)
                         rp_segment_name(s.segment),
                         s.n_reasons ? rp_reason_name(s.reasons[0].code) : "-",
                         s.emitted_at_ms - s.as_of_ms);
-            if (d >= 60000) {
+            if (d >= 60000)
                 L->late++;
-            } else {
-                if (L->n == L->cap) {
-                    L->cap = L->cap ? 2 * L->cap : 1024;
-                    L->ms = realloc(L->ms, L->cap * sizeof(int64_t));
-                }
-                L->ms[L->n++] = d;
-            }
+            else
+                lat_add(L, d);
         }
         rd_kafka_message_destroy(m);
     }
@@ -162,8 +193,10 @@ static int latency(const char *brokers, const char *topic, const char *prefix, d
                    double secs)
 {
     struct lat L = {.brokers = brokers, .prefix = prefix};
-    pthread_t th;
+    struct lat Lin = {.brokers = brokers, .prefix = prefix, .input = topic};
+    pthread_t th, th_in;
     pthread_create(&th, NULL, lat_reader, &L);
+    pthread_create(&th_in, NULL, lat_reader, &Lin);
     char err[512];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     rd_kafka_conf_set(c, "bootstrap.servers", brokers, NULL, 0);
@@ -214,9 +247,16 @@ static int latency(const char *brokers, const char *topic, const char *prefix, d
     nanosleep(&w, NULL);
     nanosleep(&w, NULL); /* the last signals arrive */
     atomic_store(&L.stop, 1);
+    atomic_store(&Lin.stop, 1);
     pthread_join(th, NULL);
+    pthread_join(th_in, NULL);
     qsort(L.ms, L.n, sizeof(int64_t), cmp64);
+    qsort(Lin.ms, Lin.n, sizeof(int64_t), cmp64);
     printf("paced producer: %" PRIu64 " events in %.1f s = %.0f ev/s\n", sent, dt, sent / dt);
+    if (Lin.n)
+        printf("input path alone (a plain consumer of the input topic, arrival - produce time, "
+               "%zu events): p50 %" PRId64 " ms, p90 %" PRId64 " ms, p99 %" PRId64 " ms\n",
+               Lin.n, Lin.ms[Lin.n / 2], Lin.ms[(Lin.n * 90) / 100], Lin.ms[(Lin.n * 99) / 100]);
     if (L.n == 0) {
         printf("latency: no event-triggered signal arrived\n");
         return 1;
@@ -229,6 +269,7 @@ static int latency(const char *brokers, const char *topic, const char *prefix, d
     rp_gen_destroy(g);
     rd_kafka_destroy(prod);
     free(L.ms);
+    free(Lin.ms);
     return 0;
 }
 

@@ -5,7 +5,7 @@
 #
 # Usage: bench/bench_e2e.sh [BUILD_DIR]     (env: N events, default 1000000; KAFKA_BOOTSTRAP, or
 #        a broker is started with scripts/kafka.sh on RP_KAFKA_PORT; LOW_RATE: also measure the
-#        latency at that rate, e.g. 20000; PARTITIONS of the input topic, default 4; WORKERS, the
+#        latency at these rates, e.g. "100000 20000"; PARTITIONS of the input topic, default 4; WORKERS, the
 #        worker counts timed in turn, default "2 1": the first one also serves the latency run;
 #        ROUNDS of (bare consumer, then each worker count), default 1: medians are printed)
 set -euo pipefail
@@ -138,10 +138,19 @@ for _ in $(seq 1 300); do
     http_ok "$PORT" /readyz && break
     sleep 0.1
 done
-"$B" latency "$KAFKA_BOOTSTRAP" "$lat" "$lat.lat" "$half" 20
-if [ -n "${LOW_RATE:-}" ]; then
-    echo "== latency at $LOW_RATE ev/s for 20 s (same engine)"
-    "$B" latency "$KAFKA_BOOTSTRAP" "$lat" "$lat.lat" "$LOW_RATE" 20
-fi
+# paced_run RATE: 20 s of paced events, then waits until the engine has consumed every event sent
+# so far (a backlog left by one rate would show as latency at the next)
+sent_total=0
+paced_run() {
+    "$B" latency "$KAFKA_BOOTSTRAP" "$lat" "$lat.lat" "$1" 20 | tee "$tmp/paced.out"
+    sent_total=$((sent_total + $(sed -n 's/^paced producer: \([0-9]*\) events.*/\1/p' "$tmp/paced.out")))
+    "$B" watch "$PORT" rapport_events_consumed_total "$sent_total" >/dev/null ||
+        echo "bench_e2e: the engine did not catch up with the $sent_total events sent" >&2
+}
+paced_run "$half"
+for rate in ${LOW_RATE:-}; do
+    echo "== latency at $rate ev/s for 20 s (same engine)"
+    paced_run "$rate"
+done
 kill -TERM "$EPID"
 wait "$EPID" || true
