@@ -272,8 +272,8 @@ static int latency(const char *brokers, const char *topic, const char *prefix, d
                "%zu events): p50 %" PRId64 " ms, p90 %" PRId64 " ms, p99 %" PRId64 " ms\n",
                Lin.n, Lin.ms[Lin.n / 2], Lin.ms[(Lin.n * 90) / 100], Lin.ms[(Lin.n * 99) / 100]);
     if (La.n) /* (the line above is then broker append -> arrival) */
-        printf("  of which produce -> broker append (LogAppendTime): p50 %" PRId64 " ms, p90 %" PRId64
-               " ms, p99 %" PRId64 " ms\n",
+        printf("  of which produce -> broker append (LogAppendTime): p50 %" PRId64
+               " ms, p90 %" PRId64 " ms, p99 %" PRId64 " ms\n",
                La.ms[La.n / 2], La.ms[(La.n * 90) / 100], La.ms[(La.n * 99) / 100]);
     if (L.n == 0) {
         printf("latency: no event-triggered signal arrived\n");

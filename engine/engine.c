@@ -728,8 +728,7 @@ static void attach_queues(struct rp_engine *e, rd_kafka_topic_partition_list_t *
             if (pt->q) {
                 rd_kafka_queue_forward(pt->q, NULL);
                 if (e->wake_fd >= 0)
-                    rd_kafka_queue_io_event_enable(pt->q, e->wake_fd, &wake_one,
-                                                   sizeof(wake_one));
+                    rd_kafka_queue_io_event_enable(pt->q, e->wake_fd, &wake_one, sizeof(wake_one));
             }
         }
     }
