@@ -124,6 +124,7 @@ static int run(const char *brokers, const char *topic, int32_t n_parts, size_t n
         w->mw = rp_metrics_worker(e.metrics, i);
         pthread_mutex_init(&w->mb.lock, NULL);
         w->pl = calloc((size_t)n_parts, sizeof(*w->pl));
+        w->hctx = calloc((size_t)n_parts, sizeof(*w->hctx));
         w->hold = calloc((size_t)n_parts, sizeof(*w->hold));
         w->hold_ns = calloc((size_t)n_parts, sizeof(*w->hold_ns));
         w->cq = calloc((size_t)n_parts, sizeof(*w->cq));

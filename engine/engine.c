@@ -1020,12 +1020,13 @@ struct rp_engine *rp_engine_create(const struct rp_config *cfg, char *errstr, si
         atomic_init(&w->mb.state, RP_MB_IDLE);
         atomic_init(&w->stop, 0);
         w->pl = calloc((size_t)e->n_parts, sizeof(*w->pl));
+        w->hctx = calloc((size_t)e->n_parts, sizeof(*w->hctx));
         w->hold = calloc((size_t)e->n_parts, sizeof(*w->hold));
         w->hold_ns = calloc((size_t)e->n_parts, sizeof(*w->hold_ns));
         w->cq = calloc((size_t)e->n_parts, sizeof(*w->cq));
         w->free = calloc(pool, sizeof(*w->free));
         w->all = calloc(pool, sizeof(*w->all));
-        if (!w->pl || !w->hold || !w->hold_ns || !w->cq || !w->free || !w->all ||
+        if (!w->pl || !w->hctx || !w->hold || !w->hold_ns || !w->cq || !w->free || !w->all ||
             rp_ring_init(&w->ring, next_pow2((size_t)cfg->ring_size)) != 0 ||
             rp_ring_init(&w->ret, next_pow2(pool)) != 0) {
             snprintf(errstr, errstr_size, "out of memory");
@@ -1376,6 +1377,7 @@ void rp_engine_destroy(struct rp_engine *e)
             free(w->all);
             free(w->free);
             free(w->pl);
+            free(w->hctx);
             free(w->hold);
             free(w->hold_ns);
             if (w->cq)

@@ -136,6 +136,12 @@ struct rp_worker {
     int n_assigned; /* input partitions assigned to it */
     /* worker thread only */
     struct rp_pipeline **pl; /* by input partition */
+    /* by input partition: what the pipeline's hooks get as their opaque (the worker and the
+     * partition, so that its signals are counted under that partition) */
+    struct rp_hook_ctx {
+        struct rp_worker *w;
+        int32_t partition;
+    } *hctx;
     /* by input partition: the newest record of that partition, on which the worker keeps its
      * reference after the batch so that timer signals of the partition's pipeline fired later
      * (watermark advances) are tracked by the partition's own offsets; released with the

@@ -23,6 +23,8 @@ struct part_gauges {
     rp_counter watermark_ms; /* int64 stored as its two's complement; INT64_MIN = unknown */
     rp_counter lag;          /* int64 likewise (librdkafka reports -1 for unknown) */
     rp_counter assigned;     /* 0 or 1 */
+    rp_counter customers;    /* of the partition's pipeline */
+    rp_counter state_bytes;
 } __attribute__((aligned(RP_METRICS_CACHELINE)));
 
 struct rp_metrics {
@@ -145,6 +147,14 @@ void rp_metrics_set_partition_lag(struct rp_metrics *m, int partition, int64_t l
     rp_metrics_gauge_set(&m->gauges[partition].lag, (uint64_t)lag);
 }
 
+void rp_metrics_set_partition_state(struct rp_metrics *m, int partition, uint64_t customers,
+                                    uint64_t bytes)
+{
+    assert(partition >= 0 && partition < m->n_partitions);
+    rp_metrics_gauge_set(&m->gauges[partition].customers, customers);
+    rp_metrics_gauge_set(&m->gauges[partition].state_bytes, bytes);
+}
+
 void rp_metrics_set_partition_assigned(struct rp_metrics *m, int partition, bool assigned)
 {
     assert(partition >= 0 && partition < m->n_partitions);
@@ -172,6 +182,9 @@ void rp_metrics_part_totals(const struct rp_metrics *m, int partition,
         out->consumed += load(&p->consumed);
         out->applied += load(&p->applied);
         out->late += load(&p->late);
+        for (int k = 0; k < RP_KIND__COUNT; k++)
+            for (int t = 0; t < 2; t++)
+                out->signals[k][t] += load(&p->signals[k][t]);
         for (int c = 1; c < RP_ERR__DEAD_LETTER_END; c++) {
             uint64_t v = load(&p->dead_lettered[c]);
             out->dead_lettered_by_code[c] += v;
@@ -190,13 +203,17 @@ bool rp_metrics_partition_balanced(const struct rp_metrics *m, int partition)
 void rp_metrics_worker_totals(const struct rp_metrics *m, struct rp_metrics_worker_totals *out)
 {
     memset(out, 0, sizeof(*out));
+    for (int p = 0; p < m->n_partitions; p++) {
+        struct rp_metrics_part_totals t;
+        rp_metrics_part_totals(m, p, &t);
+        for (int k = 0; k < RP_KIND__COUNT; k++)
+            for (int r = 0; r < 2; r++)
+                out->signals[k][r] += t.signals[k][r];
+        out->customers += load(&m->gauges[p].customers);
+        out->state_bytes += load(&m->gauges[p].state_bytes);
+    }
     for (int i = 0; i < m->n_workers; i++) {
         const struct rp_metrics_worker *w = &m->workers[i];
-        for (int k = 0; k < RP_KIND__COUNT; k++)
-            for (int t = 0; t < 2; t++)
-                out->signals[k][t] += load(&w->signals[k][t]);
-        out->customers += load(&w->customers);
-        out->state_bytes += load(&w->state_bytes);
         out->batch_sum_ns += load(&w->batch_sum_ns);
         for (int b = 0; b <= RP_METRICS_BATCH_BUCKETS; b++) {
             uint64_t v = load(&w->batch_bucket[b]);
@@ -217,7 +234,11 @@ static void header(FILE *out, const char *name, const char *type, const char *he
  * counter does not vanish and reappear as a reset when a partition moves away and back). */
 static bool part_shown(const struct rp_metrics *m, int p, const struct rp_metrics_part_totals *t)
 {
-    return load(&m->gauges[p].assigned) || t->consumed || t->applied || t->dead_lettered || t->late;
+    bool signalled = false;
+    for (int k = 0; k < RP_KIND__COUNT; k++)
+        signalled = signalled || t->signals[k][0] || t->signals[k][1];
+    return load(&m->gauges[p].assigned) || t->consumed || t->applied || t->dead_lettered ||
+           t->late || signalled;
 }
 
 int rp_metrics_write(const struct rp_metrics *m, FILE *out)
@@ -260,16 +281,29 @@ int rp_metrics_write(const struct rp_metrics *m, FILE *out)
 
     struct rp_metrics_worker_totals wt;
     rp_metrics_worker_totals(m, &wt);
-    header(out, "rapport_signals_total", "counter", "Signals emitted, per kind and transition.");
-    for (int k = 0; k < RP_KIND__COUNT; k++)
-        for (int t = 0; t < 2; t++)
-            fprintf(out, "rapport_signals_total{kind=\"%s\",transition=\"%s\"} %" PRIu64 "\n",
-                    rp_signal_kind_name((enum rp_signal_kind)k),
-                    rp_transition_name((enum rp_transition)t), wt.signals[k][t]);
-    header(out, "rapport_customers", "gauge", "Customers held in memory by this instance.");
-    fprintf(out, "rapport_customers %" PRIu64 "\n", wt.customers);
-    header(out, "rapport_state_bytes", "gauge", "Bytes of customer state held by this instance.");
-    fprintf(out, "rapport_state_bytes %" PRIu64 "\n", wt.state_bytes);
+    header(out, "rapport_signals_total", "counter",
+           "Signals emitted, per partition (of the customer), kind and transition.");
+    for (int p = 0; p < m->n_partitions; p++)
+        if (part_shown(m, p, &tot[p]))
+            for (int k = 0; k < RP_KIND__COUNT; k++)
+                for (int t = 0; t < 2; t++)
+                    fprintf(out,
+                            "rapport_signals_total{partition=\"%d\",kind=\"%s\",transition=\"%s\"} "
+                            "%" PRIu64 "\n",
+                            p, rp_signal_kind_name((enum rp_signal_kind)k),
+                            rp_transition_name((enum rp_transition)t), tot[p].signals[k][t]);
+    header(out, "rapport_customers", "gauge",
+           "Customers held in memory by this instance, per assigned partition.");
+    for (int p = 0; p < m->n_partitions; p++)
+        if (load(&m->gauges[p].assigned))
+            fprintf(out, "rapport_customers{partition=\"%d\"} %" PRIu64 "\n", p,
+                    load(&m->gauges[p].customers));
+    header(out, "rapport_state_bytes", "gauge",
+           "Bytes of customer state held by this instance, per assigned partition.");
+    for (int p = 0; p < m->n_partitions; p++)
+        if (load(&m->gauges[p].assigned))
+            fprintf(out, "rapport_state_bytes{partition=\"%d\"} %" PRIu64 "\n", p,
+                    load(&m->gauges[p].state_bytes));
 
     header(out, "rapport_watermark_ms", "gauge",
            "Event-time watermark in ms since the epoch: the engine's (no label) and per assigned "

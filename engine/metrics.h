@@ -23,12 +23,12 @@
  *
  * Two kinds of block:
  * - partition counters (struct rp_metrics_part): consumed / applied / dead-lettered per code /
- *   late, per Kafka partition. Because the events of one partition may be applied by several
+ *   late / signals per kind and transition, per Kafka partition. Because the events of one partition may be applied by several
  *   workers, they are kept per (writer slot, partition): a writer slot is an index in
  *   [0, n_writers) that exactly one thread uses at a time (e.g. slot 0 the consumer thread,
  *   slot 1 + w worker w). Rendering sums the slots of each partition.
- * - worker blocks (struct rp_metrics_worker): signals per kind and transition, customers,
- *   state bytes, ring occupancy and the batch-duration histogram of one worker.
+ * - worker blocks (struct rp_metrics_worker): ring occupancy and the batch-duration histogram
+ *   of one worker.
  * Gauges (rp_metrics_gauge_set) are plain relaxed stores: last writer wins, which is the meaning
  * of a gauge, so they may be written by any one thread at a time.
  *
@@ -52,14 +52,13 @@ struct rp_metrics_part {
     rp_counter applied;                                /* events applied to state */
     rp_counter dead_lettered[RP_ERR__DEAD_LETTER_END]; /* by enum rp_err code (0 unused) */
     rp_counter late; /* events behind the watermark on arrival (applied or too_late) */
+    rp_counter signals[RP_KIND__COUNT][2]; /* [kind][enum rp_transition], by the partition's
+                                              pipeline (event-triggered or timer) */
 } __attribute__((aligned(RP_METRICS_CACHELINE)));
 
 /** Per-worker block. Written by the thread that owns the worker only (gauges: see above). */
 struct rp_metrics_worker {
-    rp_counter signals[RP_KIND__COUNT][2]; /* [kind][enum rp_transition] */
-    rp_counter customers;                  /* gauge: customers this worker owns */
-    rp_counter state_bytes;                /* gauge: bytes of state this worker holds */
-    rp_counter ring_occupancy;             /* gauge: batches waiting in this worker's ring */
+    rp_counter ring_occupancy; /* gauge: batches waiting in this worker's ring */
     /* rapport_batch_seconds: per-bucket (non-cumulative) counts, bucket RP_METRICS_BATCH_BUCKETS
      * is +Inf; the sum in nanoseconds (exact integer, converted on render). There is no separate
      * count: _count is rendered as the sum of the buckets, so it always equals the +Inf bucket
@@ -118,6 +117,10 @@ void rp_metrics_observe_batch(struct rp_metrics_worker *w, uint64_t ns);
 void rp_metrics_set_partition_watermark(struct rp_metrics *m, int partition, int64_t ms);
 void rp_metrics_set_partition_lag(struct rp_metrics *m, int partition, int64_t lag);
 void rp_metrics_set_partition_assigned(struct rp_metrics *m, int partition, bool assigned);
+/** The customers and bytes of state of the partition's pipeline (0 and 0 once it is gone); set
+ * by the worker that owns the pipeline. Rendered while the partition is assigned. */
+void rp_metrics_set_partition_state(struct rp_metrics *m, int partition, uint64_t customers,
+                                    uint64_t bytes);
 /** The engine watermark (minimum over active partitions), rendered without a partition label. */
 void rp_metrics_set_watermark(struct rp_metrics *m, int64_t ms);
 
@@ -125,13 +128,15 @@ void rp_metrics_set_watermark(struct rp_metrics *m, int64_t ms);
 struct rp_metrics_part_totals {
     uint64_t consumed, applied, dead_lettered, late;
     uint64_t dead_lettered_by_code[RP_ERR__DEAD_LETTER_END];
+    uint64_t signals[RP_KIND__COUNT][2];
 };
 void rp_metrics_part_totals(const struct rp_metrics *m, int partition,
                             struct rp_metrics_part_totals *out);
 /** consumed == applied + dead_lettered for `partition` (meaningful when quiescent, see above). */
 bool rp_metrics_partition_balanced(const struct rp_metrics *m, int partition);
 
-/** Totals over workers (signals[kind][transition], customers, state bytes, batches). */
+/** Totals of the instance: signals[kind][transition] and customers and state bytes summed over
+ * partitions, batches over workers. */
 struct rp_metrics_worker_totals {
     uint64_t signals[RP_KIND__COUNT][2];
     uint64_t customers, state_bytes;

@@ -88,16 +88,19 @@ static void untaint_partition(struct rp_worker *w, int32_t p)
 
 static void on_signal(void *opaque, const struct rp_signal *s)
 {
-    struct rp_worker *w = opaque;
+    const struct rp_hook_ctx *ctx = opaque;
+    struct rp_worker *w = ctx->w;
     if (w->suppress && !tainted(w, &s->cid))
         return; /* restoring: this signal was emitted before the restart */
-    rp_metrics_add(&w->mw->signals[s->kind][s->transition], 1);
+    rp_metrics_add(&rp_metrics_part(w->e->metrics, 1 + w->idx, ctx->partition)
+                        ->signals[s->kind][s->transition],
+                   1);
     rp_out_signal(w, s);
 }
 
 static void on_credit(void *opaque, const struct rp_credit *c)
 {
-    struct rp_worker *w = opaque;
+    struct rp_worker *w = ((const struct rp_hook_ctx *)opaque)->w;
     if (w->suppress)
         return; /* restoring: already in the credits topic */
     rp_out_credit(w, c);
@@ -220,14 +223,10 @@ static void advance_all(struct rp_worker *w)
 
 static void update_gauges(struct rp_worker *w)
 {
-    uint64_t customers = 0, bytes = 0;
     for (int32_t p = 0; p < w->e->n_parts; p++)
-        if (w->pl[p]) {
-            customers += rp_pipeline_customers(w->pl[p]);
-            bytes += rp_pipeline_state_bytes(w->pl[p]);
-        }
-    rp_metrics_gauge_set(&w->mw->customers, customers);
-    rp_metrics_gauge_set(&w->mw->state_bytes, bytes);
+        if (w->pl[p])
+            rp_metrics_set_partition_state(w->e->metrics, p, rp_pipeline_customers(w->pl[p]),
+                                           rp_pipeline_state_bytes(w->pl[p]));
     rp_metrics_gauge_set(&w->mw->ring_occupancy, rp_ring_count(&w->ring));
 }
 
@@ -350,8 +349,11 @@ static void process(struct rp_worker *w, struct rp_batch *b)
     case RP_B_ASSIGN:
         if (pt->topic == RP_T_INPUT && !w->pl[pt->partition]) {
             char err[256];
-            struct rp_pipeline_hooks hooks = {
-                .opaque = w, .on_signal = on_signal, .on_credit = on_credit, .now_ms = now_ms_hook};
+            w->hctx[pt->partition] = (struct rp_hook_ctx){.w = w, .partition = pt->partition};
+            struct rp_pipeline_hooks hooks = {.opaque = &w->hctx[pt->partition],
+                                              .on_signal = on_signal,
+                                              .on_credit = on_credit,
+                                              .now_ms = now_ms_hook};
             size_t expect = (size_t)(e->cfg->expected_customers / (e->n_parts ? e->n_parts : 1));
             w->pl[pt->partition] =
                 rp_pipeline_create(&e->cfg->scoring, &hooks, expect + 16, err, sizeof(err));
@@ -379,6 +381,7 @@ static void process(struct rp_worker *w, struct rp_batch *b)
             untaint_partition(w, pt->partition);
             rp_pipeline_destroy(w->pl[pt->partition]);
             w->pl[pt->partition] = NULL;
+            rp_metrics_set_partition_state(e->metrics, pt->partition, 0, 0);
         }
         atomic_store_explicit(&pt->ready, 0, memory_order_relaxed);
         /* release: every batch of this partition before it has been processed and released */

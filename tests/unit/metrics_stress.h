@@ -36,8 +36,9 @@ static void *writer(void *p)
             rp_metrics_add(&part->dead_lettered[RP_ERR_MALFORMED], 1);
         else
             rp_metrics_add(&part->applied, 1);
-        rp_metrics_add(&w->signals[RP_KIND_ADVOCATE][RP_TR_ENTER], 1);
-        rp_metrics_gauge_set(&w->customers, (uint64_t)i);
+        rp_metrics_add(&part->signals[RP_KIND_ADVOCATE][RP_TR_ENTER], 1);
+        /* (partition `slot`'s gauges: one writer each, as a worker owns its partitions') */
+        rp_metrics_set_partition_state(a->m, a->slot, (uint64_t)i, 2 * (uint64_t)i);
         if (i % 100 == 0)
             rp_metrics_observe_batch(w, (uint64_t)(i % 7) * 100000);
     }

@@ -249,13 +249,12 @@ Test(metrics, sums_over_writers_and_workers)
     cr_assert_not(rp_metrics_partition_balanced(m, 2));
     cr_assert(rp_metrics_partition_balanced(m, 0)); /* 0 == 0 + 0 */
 
-    rp_metrics_add(&rp_metrics_worker(m, 0)->signals[RP_KIND_CHURN_RISK][RP_TR_ENTER], 2);
-    rp_metrics_add(&rp_metrics_worker(m, 1)->signals[RP_KIND_CHURN_RISK][RP_TR_ENTER], 3);
-    rp_metrics_add(&rp_metrics_worker(m, 1)->signals[RP_KIND_ADVOCATE][RP_TR_EXIT], 1);
-    rp_metrics_gauge_set(&rp_metrics_worker(m, 0)->customers, 100);
-    rp_metrics_gauge_set(&rp_metrics_worker(m, 1)->customers, 50);
-    rp_metrics_gauge_set(&rp_metrics_worker(m, 0)->state_bytes, 1000);
-    rp_metrics_gauge_set(&rp_metrics_worker(m, 1)->state_bytes, 24);
+    /* signals of partition 2's customers, counted by the two workers that held it in turn */
+    rp_metrics_add(&rp_metrics_part(m, 1, 2)->signals[RP_KIND_CHURN_RISK][RP_TR_ENTER], 2);
+    rp_metrics_add(&rp_metrics_part(m, 2, 2)->signals[RP_KIND_CHURN_RISK][RP_TR_ENTER], 3);
+    rp_metrics_add(&rp_metrics_part(m, 2, 2)->signals[RP_KIND_ADVOCATE][RP_TR_EXIT], 1);
+    rp_metrics_set_partition_state(m, 1, 100, 1000);
+    rp_metrics_set_partition_state(m, 2, 50, 24);
     rp_metrics_gauge_set(&rp_metrics_worker(m, 1)->ring_occupancy, 7);
     rp_metrics_observe_batch(rp_metrics_worker(m, 0), 5000);        /* 5 us: first bucket */
     rp_metrics_observe_batch(rp_metrics_worker(m, 1), 10000);       /* exactly 1e-5: le="1e-05" */
@@ -264,7 +263,9 @@ Test(metrics, sums_over_writers_and_workers)
     struct rp_metrics_worker_totals wt;
     rp_metrics_worker_totals(m, &wt);
     cr_assert_eq(wt.signals[RP_KIND_CHURN_RISK][RP_TR_ENTER], 5);
+    cr_assert_eq(wt.signals[RP_KIND_ADVOCATE][RP_TR_EXIT], 1);
     cr_assert_eq(wt.customers, 150);
+    cr_assert_eq(wt.state_bytes, 1024);
     cr_assert_eq(wt.batch_count, 4);
     cr_assert_eq(wt.batch_sum_ns, 20000315000u);
 
@@ -290,12 +291,22 @@ Test(metrics, sums_over_writers_and_workers)
     cr_assert_eq(value_of(e, "rapport_events_consumed_total", "partition=\"1\""), 0);
     cr_assert_null(find(e, "rapport_events_consumed_total", "partition=\"0\""));
     cr_assert_null(find(e, "rapport_events_consumed_total", "partition=\"3\""));
-    cr_assert_eq(value_of(e, "rapport_signals_total", "kind=\"churn_risk\",transition=\"enter\""),
+    cr_assert_eq(value_of(e, "rapport_signals_total",
+                          "partition=\"2\",kind=\"churn_risk\",transition=\"enter\""),
                  5);
-    cr_assert_eq(value_of(e, "rapport_signals_total", "kind=\"advocate\",transition=\"exit\""), 1);
-    cr_assert_eq(value_of(e, "rapport_signals_total", "kind=\"advocate\",transition=\"enter\""), 0);
-    cr_assert_eq(value_of(e, "rapport_customers", ""), 150);
-    cr_assert_eq(value_of(e, "rapport_state_bytes", ""), 1024);
+    cr_assert_eq(value_of(e, "rapport_signals_total",
+                          "partition=\"2\",kind=\"advocate\",transition=\"exit\""),
+                 1);
+    cr_assert_eq(value_of(e, "rapport_signals_total",
+                          "partition=\"1\",kind=\"advocate\",transition=\"enter\""),
+                 0);
+    cr_assert_null(find(e, "rapport_signals_total",
+                        "partition=\"0\",kind=\"advocate\",transition=\"enter\""));
+    cr_assert_eq(value_of(e, "rapport_customers", "partition=\"1\""), 100);
+    cr_assert_eq(value_of(e, "rapport_customers", "partition=\"2\""), 50);
+    cr_assert_eq(value_of(e, "rapport_state_bytes", "partition=\"1\""), 1000);
+    cr_assert_eq(value_of(e, "rapport_state_bytes", "partition=\"2\""), 24);
+    cr_assert_null(find(e, "rapport_customers", "partition=\"0\""));
     cr_assert_eq(value_of(e, "rapport_watermark_ms", ""), 1699999999000.0);
     cr_assert_eq(value_of(e, "rapport_watermark_ms", "partition=\"1\""), 1700000000000.0);
     cr_assert_null(find(e, "rapport_watermark_ms", "partition=\"2\"")); /* not known yet */
@@ -318,6 +329,10 @@ Test(metrics, sums_over_writers_and_workers)
     cr_assert_null(find(e, "rapport_events_consumed_total", "partition=\"1\""));
     cr_assert_eq(value_of(e, "rapport_events_consumed_total", "partition=\"2\""), 11);
     cr_assert_null(find(e, "rapport_consumer_lag", "partition=\"1\""));
+    cr_assert_null(find(e, "rapport_customers", "partition=\"2\""));
+    cr_assert_eq(value_of(e, "rapport_signals_total",
+                          "partition=\"2\",kind=\"churn_risk\",transition=\"enter\""),
+                 5);
     rp_metrics_destroy(m);
 }
 
