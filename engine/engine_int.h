@@ -121,6 +121,13 @@ struct rp_taint {
  * (rp_pipeline_prefetch_hashed, in stages) while earlier ones are applied. */
 #define RP_WORKER_AHEAD 8
 
+/* What a pipeline's hooks get as their opaque: the worker and the input partition, so that its
+ * signals are counted under that partition. */
+struct rp_hook_ctx {
+    struct rp_worker *w;
+    int32_t partition;
+};
+
 struct rp_worker {
     struct rp_engine *e;
     int idx;
@@ -136,12 +143,7 @@ struct rp_worker {
     int n_assigned; /* input partitions assigned to it */
     /* worker thread only */
     struct rp_pipeline **pl; /* by input partition */
-    /* by input partition: what the pipeline's hooks get as their opaque (the worker and the
-     * partition, so that its signals are counted under that partition) */
-    struct rp_hook_ctx {
-        struct rp_worker *w;
-        int32_t partition;
-    } *hctx;
+    struct rp_hook_ctx *hctx; /* by input partition: the opaque of that pipeline's hooks */
     /* by input partition: the newest record of that partition, on which the worker keeps its
      * reference after the batch so that timer signals of the partition's pipeline fired later
      * (watermark advances) are tracked by the partition's own offsets; released with the

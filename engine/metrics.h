@@ -23,10 +23,10 @@
  *
  * Two kinds of block:
  * - partition counters (struct rp_metrics_part): consumed / applied / dead-lettered per code /
- *   late / signals per kind and transition, per Kafka partition. Because the events of one partition may be applied by several
- *   workers, they are kept per (writer slot, partition): a writer slot is an index in
- *   [0, n_writers) that exactly one thread uses at a time (e.g. slot 0 the consumer thread,
- *   slot 1 + w worker w). Rendering sums the slots of each partition.
+ *   late / signals per kind and transition, per Kafka partition. Because the events of one
+ *   partition may be applied by several workers, they are kept per (writer slot, partition): a
+ *   writer slot is an index in [0, n_writers) that exactly one thread uses at a time (e.g. slot
+ *   0 the consumer thread, slot 1 + w worker w). Rendering sums the slots of each partition.
  * - worker blocks (struct rp_metrics_worker): ring occupancy and the batch-duration histogram
  *   of one worker.
  * Gauges (rp_metrics_gauge_set) are plain relaxed stores: last writer wins, which is the meaning

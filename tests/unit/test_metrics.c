@@ -300,8 +300,8 @@ Test(metrics, sums_over_writers_and_workers)
     cr_assert_eq(value_of(e, "rapport_signals_total",
                           "partition=\"1\",kind=\"advocate\",transition=\"enter\""),
                  0);
-    cr_assert_null(find(e, "rapport_signals_total",
-                        "partition=\"0\",kind=\"advocate\",transition=\"enter\""));
+    cr_assert_null(
+        find(e, "rapport_signals_total", "partition=\"0\",kind=\"advocate\",transition=\"enter\""));
     cr_assert_eq(value_of(e, "rapport_customers", "partition=\"1\""), 100);
     cr_assert_eq(value_of(e, "rapport_customers", "partition=\"2\""), 50);
     cr_assert_eq(value_of(e, "rapport_state_bytes", "partition=\"1\""), 1000);
