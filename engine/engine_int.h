@@ -142,7 +142,7 @@ struct rp_worker {
     size_t n_all;
     int n_assigned; /* input partitions assigned to it */
     /* worker thread only */
-    struct rp_pipeline **pl; /* by input partition */
+    struct rp_pipeline **pl;  /* by input partition */
     struct rp_hook_ctx *hctx; /* by input partition: the opaque of that pipeline's hooks */
     /* by input partition: the newest record of that partition, on which the worker keeps its
      * reference after the batch so that timer signals of the partition's pipeline fired later
