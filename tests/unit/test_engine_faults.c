@@ -1,6 +1,7 @@
 /* test_engine_faults: the engine against librdkafka's mock cluster with injected faults (broker
  * down and back, request errors, leader changes): it keeps running, loses nothing, recovers. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 
 #include "engine_harness.h"
 
@@ -74,11 +75,68 @@ static void move_leaders(struct harness *h, int round)
     }
 }
 
+/* Threads of this process whose name (/proc/self/task/TID/comm) starts with `prefix`. */
+static int threads_named(const char *prefix)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char path[300], name[64] = "";
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+        FILE *f = de->d_name[0] != '.' ? fopen(path, "r") : NULL;
+        if (f && fgets(name, sizeof(name), f) && strncmp(name, prefix, strlen(prefix)) == 0)
+            n++;
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* The sum of the samples of `family` in /metrics that carry a partition label. */
+static double partition_sum(struct harness *h, const char *family)
+{
+    char *text;
+    size_t len;
+    cr_assert_eq(rp_metrics_render(rp_engine_metrics(h->e), &text, &len), RP_OK);
+    double sum = 0;
+    size_t fl = strlen(family);
+    for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (strncmp(l, family, fl) == 0 && strncmp(l + fl, "{partition=", 11) == 0)
+            sum += strtod(strchr(l, ' ') + 1, NULL);
+    free(text);
+    return sum;
+}
+
 Test(engine_faults, no_fault_baseline, .timeout = 180)
 {
     struct harness h;
     cr_assert(h_setup(&h, "base", CUSTOMERS, EVENTS, 2), "setup: %s", h.err);
     cr_assert(h_start(&h), "start: %s", h.err);
+    cr_expect_eq(threads_named("rp:worker"), 2, "worker threads named rp:workerN");
+    cr_assert(h_wait_consumed(&h, h.n_msgs, 90));
+    cr_assert(h_wait_final(&h, 60));
+    /* per-partition signals, customers and state bytes add up to the instance's totals (read
+     * again until no timer fired in between: a quiet partition's watermark may still move) */
+    struct rp_metrics_worker_totals t, again;
+    double sig = 0, cust = 0, bytes = 0;
+    for (int i = 0; i < 100; i++) {
+        rp_metrics_worker_totals(rp_engine_metrics(h.e), &t);
+        sig = partition_sum(&h, "rapport_signals_total");
+        cust = partition_sum(&h, "rapport_customers");
+        bytes = partition_sum(&h, "rapport_state_bytes");
+        rp_metrics_worker_totals(rp_engine_metrics(h.e), &again);
+        if (memcmp(&t, &again, sizeof(t)) == 0)
+            break;
+    }
+    uint64_t signals = t.signals[0][0] + t.signals[0][1] + t.signals[1][0] + t.signals[1][1];
+    cr_expect_gt(signals, 0);
+    cr_expect_eq(sig, (double)signals);
+    cr_expect_gt(t.customers, 0);
+    cr_expect_eq(cust, (double)t.customers);
+    cr_expect_eq(bytes, (double)t.state_bytes);
     verify_and_stop(&h, 0);
     h_teardown(&h);
 }
