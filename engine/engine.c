@@ -1198,6 +1198,30 @@ static void finish_close(struct rp_engine *e, rd_kafka_t *rk, int slot)
     e->close_q[slot] = NULL;
 }
 
+/* Nothing to read anywhere: sleeps until a queue the consumer thread reads gets something (the
+ * eventfd), 1 ms at most (delivery reports, commit results and workers freeing room do not write
+ * to it). Without the eventfd, waits on the consumer queue for 1 ms. Returns the messages routed
+ * meanwhile (0 or 1). */
+static ssize_t idle_wait(struct rp_engine *e)
+{
+    if (e->wake_fd >= 0) {
+        struct pollfd pfd = {.fd = e->wake_fd, .events = POLLIN};
+        uint64_t v;
+        if (poll(&pfd, 1, 1) > 0 && read(e->wake_fd, &v, sizeof(v)) < 0) {
+            /* (EAGAIN: drained already; nothing to do) */
+        }
+        return 0;
+    }
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(e->rk, 1);
+    if (!m)
+        return 0;
+    if (m->err)
+        poll_errors(e, m);
+    else
+        route(e, RP_T_INPUT, m);
+    return 1;
+}
+
 int rp_engine_run(struct rp_engine *e)
 {
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
@@ -1269,25 +1293,8 @@ int rp_engine_run(struct rp_engine *e)
                 if (k > 0)
                     from_parts += k;
             }
-        if (got + from_parts == 0 && !open && n <= 0 && e->wake_fd >= 0) {
-            /* nothing anywhere: sleep until a queue gets something (or 1 ms: delivery reports,
-             * commit results, and workers freeing room do not write to the eventfd) */
-            struct pollfd pfd = {.fd = e->wake_fd, .events = POLLIN};
-            uint64_t v;
-            if (poll(&pfd, 1, 1) > 0 && read(e->wake_fd, &v, sizeof(v)) < 0) {
-                /* (EAGAIN: another read drained it; nothing to do) */
-            }
-        } else if (got + from_parts == 0 && !open && n <= 0) {
-            /* nothing anywhere: wait a little on the consumer queue (rebalance events) */
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(e->rk, 1);
-            if (m) {
-                if (m->err)
-                    poll_errors(e, m);
-                else
-                    route(e, RP_T_INPUT, m);
-                got = 1;
-            }
-        }
+        if (got + from_parts == 0 && !open && n <= 0)
+            got = idle_wait(e);
         got += from_parts;
         int64_t now = rp_mono_ns();
         /* nothing more right now: hand out partial batches; under load, only old ones */

@@ -200,6 +200,20 @@ bool rp_metrics_partition_balanced(const struct rp_metrics *m, int partition)
     return t.consumed == t.applied + t.dead_lettered;
 }
 
+/* The batch histogram summed over workers, added to out's batch fields. */
+static void batch_totals(const struct rp_metrics *m, struct rp_metrics_worker_totals *out)
+{
+    for (int i = 0; i < m->n_workers; i++) {
+        const struct rp_metrics_worker *w = &m->workers[i];
+        out->batch_sum_ns += load(&w->batch_sum_ns);
+        for (int b = 0; b <= RP_METRICS_BATCH_BUCKETS; b++) {
+            uint64_t v = load(&w->batch_bucket[b]);
+            out->batch_bucket[b] += v;
+            out->batch_count += v;
+        }
+    }
+}
+
 void rp_metrics_worker_totals(const struct rp_metrics *m, struct rp_metrics_worker_totals *out)
 {
     memset(out, 0, sizeof(*out));
@@ -212,15 +226,7 @@ void rp_metrics_worker_totals(const struct rp_metrics *m, struct rp_metrics_work
         out->customers += load(&m->gauges[p].customers);
         out->state_bytes += load(&m->gauges[p].state_bytes);
     }
-    for (int i = 0; i < m->n_workers; i++) {
-        const struct rp_metrics_worker *w = &m->workers[i];
-        out->batch_sum_ns += load(&w->batch_sum_ns);
-        for (int b = 0; b <= RP_METRICS_BATCH_BUCKETS; b++) {
-            uint64_t v = load(&w->batch_bucket[b]);
-            out->batch_bucket[b] += v;
-            out->batch_count += v;
-        }
-    }
+    batch_totals(m, out);
 }
 
 /* ---- rendering ---- */
@@ -279,8 +285,6 @@ int rp_metrics_write(const struct rp_metrics *m, FILE *out)
             fprintf(out, "rapport_events_late_total{partition=\"%d\"} %" PRIu64 "\n", p,
                     tot[p].late);
 
-    struct rp_metrics_worker_totals wt;
-    rp_metrics_worker_totals(m, &wt);
     header(out, "rapport_signals_total", "counter",
            "Signals emitted, per partition (of the customer), kind and transition.");
     for (int p = 0; p < m->n_partitions; p++)
@@ -328,6 +332,8 @@ int rp_metrics_write(const struct rp_metrics *m, FILE *out)
         fprintf(out, "rapport_ring_occupancy{worker=\"%d\"} %" PRIu64 "\n", w,
                 load(&m->workers[w].ring_occupancy));
 
+    struct rp_metrics_worker_totals wt = {0}; /* (only its batch fields: the rest is above) */
+    batch_totals(m, &wt);
     header(out, "rapport_batch_seconds", "histogram",
            "Time a worker takes to apply one batch of events.");
     uint64_t cum = 0;
