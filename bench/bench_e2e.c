@@ -192,6 +192,12 @@ static void *lat_reader(void *arg)
     return NULL;
 }
 
+/* The q-th percentile of L's sorted samples (L->n > 0). */
+static int64_t pct(const struct lat *L, size_t q)
+{
+    return L->ms[(L->n * q) / 100];
+}
+
 static int cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -270,11 +276,11 @@ static int latency(const char *brokers, const char *topic, const char *prefix, d
     if (Lin.n)
         printf("input path alone (a plain consumer of the input topic, arrival - produce time, "
                "%zu events): p50 %" PRId64 " ms, p90 %" PRId64 " ms, p99 %" PRId64 " ms\n",
-               Lin.n, Lin.ms[Lin.n / 2], Lin.ms[(Lin.n * 90) / 100], Lin.ms[(Lin.n * 99) / 100]);
+               Lin.n, pct(&Lin, 50), pct(&Lin, 90), pct(&Lin, 99));
     if (La.n) /* (the line above is then broker append -> arrival) */
         printf("  of which produce -> broker append (LogAppendTime): p50 %" PRId64
                " ms, p90 %" PRId64 " ms, p99 %" PRId64 " ms\n",
-               La.ms[La.n / 2], La.ms[(La.n * 90) / 100], La.ms[(La.n * 99) / 100]);
+               pct(&La, 50), pct(&La, 90), pct(&La, 99));
     if (L.n == 0) {
         printf("latency: no event-triggered signal arrived\n");
         return 1;
@@ -282,8 +288,7 @@ static int latency(const char *brokers, const char *topic, const char *prefix, d
     printf("produce-to-signal latency over %zu event-triggered signals: p50 %" PRId64
            " ms, p90 %" PRId64 " ms, p99 %" PRId64 " ms, max %" PRId64
            " ms (%zu timer signals not counted)\n",
-           L.n, L.ms[L.n / 2], L.ms[(L.n * 90) / 100], L.ms[(L.n * 99) / 100], L.ms[L.n - 1],
-           L.late);
+           L.n, pct(&L, 50), pct(&L, 90), pct(&L, 99), L.ms[L.n - 1], L.late);
     rp_gen_destroy(g);
     rd_kafka_destroy(prod);
     free(L.ms);

@@ -121,11 +121,11 @@ struct rp_taint {
  * (rp_pipeline_prefetch_hashed, in stages) while earlier ones are applied. */
 #define RP_WORKER_AHEAD 8
 
-/* What a pipeline's hooks get as their opaque: the worker and the input partition, so that its
- * signals are counted under that partition. */
+/* What a pipeline's hooks get as their opaque: the worker, and its metrics block of the input
+ * partition, so that the pipeline's signals are counted under that partition. */
 struct rp_hook_ctx {
     struct rp_worker *w;
-    int32_t partition;
+    struct rp_metrics_part *mp;
 };
 
 struct rp_worker {

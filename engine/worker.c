@@ -92,9 +92,7 @@ static void on_signal(void *opaque, const struct rp_signal *s)
     struct rp_worker *w = ctx->w;
     if (w->suppress && !tainted(w, &s->cid))
         return; /* restoring: this signal was emitted before the restart */
-    rp_metrics_add(&rp_metrics_part(w->e->metrics, 1 + w->idx, ctx->partition)
-                        ->signals[s->kind][s->transition],
-                   1);
+    rp_metrics_add(&ctx->mp->signals[s->kind][s->transition], 1);
     rp_out_signal(w, s);
 }
 
@@ -349,7 +347,8 @@ static void process(struct rp_worker *w, struct rp_batch *b)
     case RP_B_ASSIGN:
         if (pt->topic == RP_T_INPUT && !w->pl[pt->partition]) {
             char err[256];
-            w->hctx[pt->partition] = (struct rp_hook_ctx){.w = w, .partition = pt->partition};
+            w->hctx[pt->partition] = (struct rp_hook_ctx){
+                .w = w, .mp = rp_metrics_part(e->metrics, 1 + w->idx, pt->partition)};
             struct rp_pipeline_hooks hooks = {.opaque = &w->hctx[pt->partition],
                                               .on_signal = on_signal,
                                               .on_credit = on_credit,
