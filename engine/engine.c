@@ -434,6 +434,10 @@ static void wait_async_commits(struct rp_engine *e, int64_t deadline)
     }
 }
 
+/* How often the consumer thread refreshes each assigned partition's lag, backlog flag and
+ * watermark gauges. */
+#define RP_GAUGES_PERIOD_NS (200 * 1000000LL)
+
 static void update_partition_gauges(struct rp_engine *e)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(e->n_parts);
@@ -1242,6 +1246,7 @@ int rp_engine_run(struct rp_engine *e)
         rd_kafka_queue_io_event_enable(q_cr, e->wake_fd, &wake_one, sizeof(wake_one));
     }
     int64_t next_commit = rp_mono_ns() + e->cfg->commit_interval_ms * 1000000LL;
+    int64_t next_gauges = rp_mono_ns() + RP_GAUGES_PERIOD_NS;
     while (!atomic_load_explicit(&e->stop, memory_order_relaxed) &&
            !atomic_load_explicit(&e->fatal, memory_order_relaxed)) {
         recycle_all(e);
@@ -1301,8 +1306,13 @@ int rp_engine_run(struct rp_engine *e)
         flush_open(e, got < RP_BURST ? 0 : now - flush_ns);
         if (now >= next_commit) {
             commit(e, -1);
-            update_partition_gauges(e);
             next_commit = now + e->cfg->commit_interval_ms * 1000000LL;
+        }
+        /* on their own period, not the commit's: the backlog flags they set tell an idle
+         * partition from a blocked one for the watermark, and commit_interval may be an hour */
+        if (now >= next_gauges) {
+            update_partition_gauges(e);
+            next_gauges = now + RP_GAUGES_PERIOD_NS;
         }
     }
     /* clean shutdown (SPEC §4): stop fetching, drain, flush, commit, leave the group */
@@ -1388,8 +1398,10 @@ void rp_engine_destroy(struct rp_engine *e)
             free(w->hold);
             free(w->hold_ns);
             if (w->cq)
-                for (int32_t p = 0; p < e->n_parts; p++)
+                for (int32_t p = 0; p < e->n_parts; p++) {
                     free(w->cq[p].buf);
+                    free(w->cq[p].seen);
+                }
             free(w->cq);
             free(w->taint);
             rp_ring_fini(&w->ring);

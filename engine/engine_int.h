@@ -104,10 +104,29 @@ struct rp_credit_qe {
     struct rp_credit c;
     int64_t offset; /* in the credits partition */
 };
+
+/* Where a credit comes from: the input message whose event caused it (partition, offset) and
+ * its rank among that event's credits. A credit carries it so that its receiver can tell a
+ * credit sent again from the first sending (worker.c, credits_push). part < 0: unknown. */
+struct rp_credit_src {
+    int32_t part;
+    uint8_t seq;
+    int64_t offset;
+};
+
+/* The last credit taken from one source partition (offset, seq); offset -1: none yet. */
+struct rp_credit_seen {
+    int64_t offset;
+    int32_t seq;
+};
+
 struct rp_credit_q {
     struct rp_credit_qe *buf; /* RP_CREDIT_Q_CAP entries, allocated on assignment */
     uint32_t head, tail;      /* free-running; head - tail = queued */
     int64_t next;             /* the offset after the last credit received (applied prefix) */
+    /* by source input partition (n_parts entries, allocated on assignment): the newest credit
+     * taken from it; NULL: repeats are not recognised (degraded, as before) */
+    struct rp_credit_seen *seen;
 };
 
 /* Customers (cid hashes, by input partition) whose restored state took a credit the commit did
@@ -156,6 +175,8 @@ struct rp_worker {
     struct rp_taint *taint;
     size_t n_taint, cap_taint;
     struct rp_track *cur_track;
+    /* the input message being applied: the source stamped on the credits its event causes */
+    struct rp_credit_src cur_src;
     bool suppress;
     int64_t last_tick_ns;
     char enc[RP_SIGNAL_ENCODED_MAX];
@@ -227,9 +248,14 @@ void rp_out_dead_letter(struct rp_worker *w, const rd_kafka_message_t *m, enum r
                         const char *detail);
 /** The input partition that owns `cid` (murmur2, as Java clients and kcat -X partitioner=...). */
 int32_t rp_out_partition_of(const struct rp_engine *e, const char *key, size_t len);
-/** Credit wire format (internal topic): returns bytes written, or 0. */
-size_t rp_credit_encode(const struct rp_credit *c, uint8_t *out, size_t cap);
-enum rp_err rp_credit_decode(const void *buf, size_t len, struct rp_credit *c);
+/** Credit wire format (internal topic), with the credit's source: returns bytes written, or 0. */
+size_t rp_credit_encode(const struct rp_credit *c, const struct rp_credit_src *src, uint8_t *out,
+                        size_t cap);
+/** Decodes either version; a version-1 credit (no source) gets src->part = -1. */
+enum rp_err rp_credit_decode(const void *buf, size_t len, struct rp_credit *c,
+                             struct rp_credit_src *src);
+/** Bytes of the largest encoded credit. */
+#define RP_CREDIT_ENCODED_MAX (1 + 1 + 8 + 1 + RP_CID_MAX + 1 + RP_CID_MAX + 4 + 8 + 1)
 
 /* worker.c */
 int rp_worker_start(struct rp_worker *w);

@@ -249,38 +249,57 @@ void rp_out_signal(struct rp_worker *w, const struct rp_signal *s)
 }
 
 /* Credit wire format on the internal topic (little-endian, versioned):
- *   u8 version=1, u8 kind, i64 ts_ms, u8 to.len, to bytes, u8 from.len, from bytes */
-size_t rp_credit_encode(const struct rp_credit *c, uint8_t *out, size_t cap)
+ *   version 1: u8 1, u8 kind, i64 ts_ms, u8 to.len, to bytes, u8 from.len, from bytes
+ *   version 2: version 1's fields after u8 2, then i32 source partition, i64 source offset,
+ *              u8 rank among the source event's credits
+ * Version 2 is written; both are read (a topic written by an older rapport). */
+static void put_le(uint8_t *out, size_t *o, uint64_t v, int bytes)
 {
-    size_t need = 1 + 1 + 8 + 1 + c->to.len + 1 + c->from.len;
+    for (int i = 0; i < bytes; i++)
+        out[(*o)++] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+size_t rp_credit_encode(const struct rp_credit *c, const struct rp_credit_src *src, uint8_t *out,
+                        size_t cap)
+{
+    size_t need = 1 + 1 + 8 + 1 + c->to.len + 1 + c->from.len + 4 + 8 + 1;
     if (cap < need)
         return 0;
     size_t o = 0;
-    out[o++] = 1;
+    out[o++] = 2;
     out[o++] = (uint8_t)c->kind;
-    uint64_t ts = (uint64_t)c->ts_ms;
-    for (int i = 0; i < 8; i++)
-        out[o++] = (uint8_t)(ts >> (8 * i));
+    put_le(out, &o, (uint64_t)c->ts_ms, 8);
     out[o++] = c->to.len;
     memcpy(out + o, c->to.bytes, c->to.len);
     o += c->to.len;
     out[o++] = c->from.len;
     memcpy(out + o, c->from.bytes, c->from.len);
     o += c->from.len;
+    put_le(out, &o, (uint32_t)src->part, 4);
+    put_le(out, &o, (uint64_t)src->offset, 8);
+    out[o++] = src->seq;
     return o;
 }
 
-enum rp_err rp_credit_decode(const void *buf, size_t len, struct rp_credit *c)
+enum rp_err rp_credit_decode(const void *buf, size_t len, struct rp_credit *c,
+                             struct rp_credit_src *src)
 {
     const uint8_t *p = buf;
-    if (len < 12 || p[0] != 1 || p[1] > RP_CREDIT_REFERRAL_CONVERTED)
+    if (len < 12 || (p[0] != 1 && p[0] != 2) || p[1] > RP_CREDIT_REFERRAL_CONVERTED)
         return RP_ERR_MALFORMED;
+    size_t tail = p[0] == 2 ? 4 + 8 + 1 : 0; /* the source, after the cids */
     memset(c, 0, sizeof(*c));
+    *src = (struct rp_credit_src){.part = -1, .offset = -1};
     c->kind = (enum rp_credit_kind)p[1];
-    uint64_t ts = 0;
-    for (int i = 0; i < 8; i++)
-        ts |= (uint64_t)p[2 + i] << (8 * i);
-    c->ts_ms = (int64_t)ts;
+    c->ts_ms = (int64_t)get_le(p + 2, 8);
     size_t o = 10;
     uint8_t tl = p[o++];
     if (tl == 0 || tl > RP_CID_MAX || o + tl + 1 > len)
@@ -289,17 +308,27 @@ enum rp_err rp_credit_decode(const void *buf, size_t len, struct rp_credit *c)
     memcpy(c->to.bytes, p + o, tl);
     o += tl;
     uint8_t fl = p[o++];
-    if (fl > RP_CID_MAX || o + fl != len)
+    if (fl > RP_CID_MAX || o + fl + tail != len)
         return RP_ERR_MALFORMED;
     c->from.len = fl;
     memcpy(c->from.bytes, p + o, fl);
+    o += fl;
+    if (tail) {
+        int32_t part = (int32_t)(uint32_t)get_le(p + o, 4);
+        int64_t offset = (int64_t)get_le(p + o + 4, 8);
+        if (part < 0 || offset < 0) /* (what a credit with no known source was sent with) */
+            return RP_OK;
+        *src = (struct rp_credit_src){.part = part, .offset = offset, .seq = p[o + 12]};
+    }
     return RP_OK;
 }
 
 void rp_out_credit(struct rp_worker *w, const struct rp_credit *c)
 {
-    uint8_t buf[2 + 8 + 2 + 2 * RP_CID_MAX];
-    size_t n = rp_credit_encode(c, buf, sizeof(buf));
+    uint8_t buf[RP_CREDIT_ENCODED_MAX];
+    size_t n = rp_credit_encode(c, &w->cur_src, buf, sizeof(buf));
+    if (w->cur_src.part >= 0 && w->cur_src.seq < UINT8_MAX)
+        w->cur_src.seq++; /* the next credit of the same event ranks after this one */
     if (n == 0)
         return;
     /* Same partition number as the credited customer's input partition, so that its owner

@@ -182,6 +182,8 @@ void rp_metrics_part_totals(const struct rp_metrics *m, int partition,
         out->consumed += load(&p->consumed);
         out->applied += load(&p->applied);
         out->late += load(&p->late);
+        out->credits_new += load(&p->credits_new);
+        out->credits_repeated += load(&p->credits_repeated);
         for (int k = 0; k < RP_KIND__COUNT; k++)
             for (int t = 0; t < 2; t++)
                 out->signals[k][t] += load(&p->signals[k][t]);
@@ -244,7 +246,7 @@ static bool part_shown(const struct rp_metrics *m, int p, const struct rp_metric
     for (int k = 0; k < RP_KIND__COUNT; k++)
         signalled = signalled || t->signals[k][0] || t->signals[k][1];
     return load(&m->gauges[p].assigned) || t->consumed || t->applied || t->dead_lettered ||
-           t->late || signalled;
+           t->late || t->credits_new || t->credits_repeated || signalled;
 }
 
 int rp_metrics_write(const struct rp_metrics *m, FILE *out)
@@ -284,6 +286,17 @@ int rp_metrics_write(const struct rp_metrics *m, FILE *out)
         if (part_shown(m, p, &tot[p]))
             fprintf(out, "rapport_events_late_total{partition=\"%d\"} %" PRIu64 "\n", p,
                     tot[p].late);
+
+    header(out, "rapport_credits_received_total", "counter",
+           "Credits from other customers' events received for the partition's customers: new "
+           "ones, and repeats of a credit already taken (skipped).");
+    for (int p = 0; p < m->n_partitions; p++)
+        if (part_shown(m, p, &tot[p]))
+            fprintf(out,
+                    "rapport_credits_received_total{partition=\"%d\",result=\"new\"} %" PRIu64 "\n"
+                    "rapport_credits_received_total{partition=\"%d\",result=\"repeat\"} %" PRIu64
+                    "\n",
+                    p, tot[p].credits_new, p, tot[p].credits_repeated);
 
     header(out, "rapport_signals_total", "counter",
            "Signals emitted, per partition (of the customer), kind and transition.");

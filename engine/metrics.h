@@ -54,6 +54,8 @@ struct rp_metrics_part {
     rp_counter late; /* events behind the watermark on arrival (applied or too_late) */
     rp_counter signals[RP_KIND__COUNT][2]; /* [kind][enum rp_transition], by the partition's
                                               pipeline (event-triggered or timer) */
+    rp_counter credits_new;      /* credits received for the partition's customers, taken */
+    rp_counter credits_repeated; /* ... skipped: sent again by a re-processed event */
 } __attribute__((aligned(RP_METRICS_CACHELINE)));
 
 /** Per-worker block. Written by the thread that owns the worker only (gauges: see above). */
@@ -127,6 +129,7 @@ void rp_metrics_set_watermark(struct rp_metrics *m, int64_t ms);
 /** Totals of one partition summed over writer slots (for tests, logs and the invariant). */
 struct rp_metrics_part_totals {
     uint64_t consumed, applied, dead_lettered, late;
+    uint64_t credits_new, credits_repeated;
     uint64_t dead_lettered_by_code[RP_ERR__DEAD_LETTER_END];
     uint64_t signals[RP_KIND__COUNT][2];
 };

@@ -116,7 +116,9 @@ static int64_t now_ms_hook(void *opaque)
  * credits partition is replayed far ahead of its input partition. So that a credit meets the
  * customer's state where it belongs in event time, credits wait in a per-partition FIFO and are
  * applied just before the first event of the partition at or after their time, or when the
- * watermark passes them. The FIFO is bounded: when full, the oldest is applied at once.
+ * watermark passes them (at once, when it passed them before they arrived). The FIFO is
+ * bounded: when full, the oldest is applied at once. A credit sent twice is taken once
+ * (credit_repeated).
  *
  * Which credits a restore replays silently. The input partition's commit records the credits
  * partition's applied prefix (rp_track.cr: every credit below that offset had been applied, its
@@ -166,11 +168,39 @@ static void credits_apply_until(struct rp_worker *w, int32_t p, int64_t ts)
     }
 }
 
-static void credits_push(struct rp_worker *w, int32_t p, const struct rp_credit *c, int64_t offset)
+/*
+ * A credit sent again. At-least-once re-processes the uncommitted tail of an input partition
+ * after a crash, and the events of that tail send their credits a second time: applied twice,
+ * a converted referral would count double. Credits carry their source (input partition, offset,
+ * rank within the event: rp_credit_src), and one source partition's credits reach a credits
+ * partition in its offset order (one producer per source partition at a time, idempotent), so a
+ * credit at or before the newest one taken from the same source partition is a repeat: skipped.
+ * (An input topic deleted and created again restarts its offsets: its credits topic must go
+ * with it, as Kafka Streams' application reset removes internal topics.)
+ */
+static bool credit_repeated(struct rp_credit_q *q, int32_t n_parts, const struct rp_credit_src *src)
+{
+    if (!q->seen || src->part < 0 || src->part >= n_parts)
+        return false; /* (no source: an older rapport's credit, or no memory for the table) */
+    struct rp_credit_seen *s = &q->seen[src->part];
+    if (src->offset < s->offset || (src->offset == s->offset && (int32_t)src->seq <= s->seq))
+        return true;
+    *s = (struct rp_credit_seen){.offset = src->offset, .seq = src->seq};
+    return false;
+}
+
+static void credits_push(struct rp_worker *w, int32_t p, const struct rp_credit *c,
+                         const struct rp_credit_src *src, int64_t offset)
 {
     struct rp_credit_q *q = &w->cq[p];
     struct rp_credit_qe qe = {*c, offset};
     q->next = offset + 1;
+    struct rp_metrics_part *mp = w->hctx[p].mp;
+    if (credit_repeated(q, w->e->n_parts, src)) {
+        rp_metrics_add(&mp->credits_repeated, 1);
+        return;
+    }
+    rp_metrics_add(&mp->credits_new, 1);
     if (!q->buf) {
         apply_credit(w, p, &qe);
         return;
@@ -286,6 +316,7 @@ static void process_input(struct rp_worker *w, struct rp_batch *b)
         struct rp_decoded *d = &w->ahead[i % RP_WORKER_AHEAD];
         struct rp_event *ev = &d->ev;
         w->suppress = m->offset < pt->replay_until;
+        w->cur_src = (struct rp_credit_src){.part = pt->partition, .offset = m->offset};
         rp_metrics_add(&mp->consumed, 1);
         enum rp_err rc = d->rc;
         if (rc == RP_OK) {
@@ -317,6 +348,7 @@ static void process_input(struct rp_worker *w, struct rp_batch *b)
         rd_kafka_message_destroy(m);
     }
     w->suppress = false;
+    w->cur_src = (struct rp_credit_src){.part = -1, .offset = -1};
     atomic_store_explicit(&pt->max_ts, max_ts, memory_order_relaxed);
     atomic_store_explicit(&pt->last_wall_ms, rp_wall_ms(), memory_order_relaxed);
 }
@@ -326,17 +358,28 @@ static void process_credits(struct rp_worker *w, struct rp_batch *b)
     struct rp_part *pt = b->part;
     struct rp_pipeline *pl = w->pl[pt->partition];
     struct rp_credit c;
+    struct rp_credit_src src;
     for (uint32_t i = 0; i < b->n; i++) {
         rd_kafka_message_t *m = b->msgs[i];
         w->suppress = m->offset < pt->replay_until;
-        if (pl && m->payload && rp_credit_decode(m->payload, m->len, &c) == RP_OK)
-            credits_push(w, pt->partition, &c, m->offset);
+        if (pl && m->payload && rp_credit_decode(m->payload, m->len, &c, &src) == RP_OK)
+            credits_push(w, pt->partition, &c, &src, m->offset);
         else
             rp_log("credits partition %" PRId32 " offset %" PRId64 ": bad credit, skipped",
                    pt->partition, m->offset);
         rd_kafka_message_destroy(m);
     }
     w->suppress = false;
+    /* Credits whose time the partition's watermark has already passed (they travelled behind
+     * it) are due now: waiting for the next event or watermark move could be forever on a
+     * partition that went quiet. Tracked as advance_all's: under the input partition's hold,
+     * the record whose commit will count them in the applied prefix. */
+    if (pl) {
+        struct rp_track *t = w->cur_track;
+        w->cur_track = w->hold[pt->partition]; /* NULL: untracked (rp_engine.untracked) */
+        credits_apply_until(w, pt->partition, rp_pipeline_watermark(pl));
+        w->cur_track = t;
+    }
 }
 
 static void process(struct rp_worker *w, struct rp_batch *b)
@@ -362,6 +405,10 @@ static void process(struct rp_worker *w, struct rp_batch *b)
             untaint_partition(w, pt->partition);
             if (!q->buf) /* NULL: credits are applied on arrival (degraded, still correct) */
                 q->buf = malloc(RP_CREDIT_Q_CAP * sizeof(struct rp_credit_qe));
+            if (!q->seen) /* NULL: repeated credits are not recognised (degraded) */
+                q->seen = malloc((size_t)e->n_parts * sizeof(struct rp_credit_seen));
+            for (int32_t s = 0; q->seen && s < e->n_parts; s++)
+                q->seen[s] = (struct rp_credit_seen){.offset = -1, .seq = -1};
             if (!w->pl[pt->partition]) {
                 rp_log("worker %d: partition %" PRId32 ": %s", w->idx, pt->partition, err);
                 atomic_store_explicit(&e->fatal, 1, memory_order_relaxed);
@@ -446,6 +493,7 @@ static void *worker_main(void *arg)
     void *burst[RP_WORKER_BURST];
     unsigned idle = 0;
     w->last_tick_ns = rp_mono_ns();
+    w->cur_src = (struct rp_credit_src){.part = -1, .offset = -1};
     while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
         size_t n = rp_ring_dequeue_burst(&w->ring, burst, RP_WORKER_BURST);
         for (size_t i = 0; i < n; i++) {

@@ -2,7 +2,9 @@
 # run_restart: a restart mid-stream loses no input. While `rapport gen` produces a msgpack
 # population to the input (4 partitions), one engine is stopped with SIGTERM and restarted, and
 # another is killed with SIGKILL and restarted; afterwards every signal id of an uninterrupted
-# run over the same input appears in the output of both (duplicates allowed: at-least-once). The
+# run over the same input appears in the output of both (duplicates allowed: at-least-once). A
+# third, `lost`, commits nothing before it is killed: after its restart it processes the whole
+# input again, and every credit its events send a second time must be recognised and skipped. The
 # msgpack input is produced by `rapport gen`; run_e2e covers JSON produced by kcat.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -40,6 +42,7 @@ finish() { # NAME: wait until it has consumed everything, fired its timers, deli
 config term
 config kill
 config ref
+it_engine_config "$IT_TMP/lost.ini" "$in" "$in.lost" "$(it_group lost)" 1h # (no commit)
 
 # The population arrives over several seconds while the two engines consume it.
 it_spawn gen "$RAPPORT" gen "${GEN[@]}" --format msgpack --rate 8000 \
@@ -47,6 +50,7 @@ it_spawn gen "$RAPPORT" gen "${GEN[@]}" --format msgpack --rate 8000 \
 gen_pid=$IT_LAST_PID
 start term term1
 start kill kill1
+start lost lost1
 
 wait_for 120 "[ \"\$(consumed term)\" -ge $((N / 4)) ]"
 rc=0
@@ -60,6 +64,11 @@ kill -KILL "${PID[kill]}"
 wait "${PID[kill]}" 2>/dev/null || true
 it_log "kill: SIGKILL mid-stream"
 start kill kill2
+wait_for 120 "[ \"\$(consumed lost)\" -ge $((N / 2)) ]"
+kill -KILL "${PID[lost]}"
+wait "${PID[lost]}" 2>/dev/null || true
+it_log "lost: SIGKILL mid-stream, nothing committed"
+start lost lost2
 
 wait_for 120 "! it_alive $gen_pid" # gen exits by itself once everything is delivered
 grep -q "delivered $N events" "$IT_TMP/gen.log" || it_fail "gen did not deliver $N: $(tail -2 "$IT_TMP/gen.log")"
@@ -68,15 +77,33 @@ start ref ref
 finish ref
 finish term
 finish kill
+finish lost
 grep -q '(restore)' "$IT_TMP/term2.log" || it_fail "the restarted engine did not restore its partitions"
 # gen writes valid events only, in time order per partition: none may be dead-lettered (a too_late
 # here would mean a watermark that ran ahead of a partition, and a state that differs)
-for name in term kill ref; do
+for name in term kill lost ref; do
     dead=$(it_metric_sum "${PORT[$name]}" rapport_events_dead_lettered_total)
     late=$(it_metric_sum "${PORT[$name]}" rapport_events_late_total)
     it_log "$name (since its last start): $dead dead-lettered, $late late"
     it_assert_eq 0 "$dead" "events dead-lettered by $name"
 done
+# Credits sent again by a tail processed twice are skipped: `lost` re-sends every credit of the
+# events it processed before the kill (about half of them); `kill`, those of its uncommitted
+# tail (how many depends on where the kill fell). Each takes as many credits as the
+# uninterrupted `ref` (within 5 %: which credits a run sends can depend on when an earlier credit
+# arrived); taken twice, `lost` would take about half as many again.
+credits() { # NAME RESULT: credits received since NAME's last start, new or repeat
+    it_http "http://127.0.0.1:${PORT[$1]}/metrics" |
+        awk -v r="$2" '$1 ~ /^rapport_credits_received_total\{/ && index($1, "result=\"" r "\"") {s += $2} END {print s + 0}'
+}
+ref_new=$(credits ref new)
+for name in kill lost; do
+    taken=$(credits "$name" new)
+    it_log "$name (since its restart): $taken credits taken, $(credits "$name" repeat) repeats skipped (ref: $ref_new taken)"
+    [ $((20 * (taken > ref_new ? taken - ref_new : ref_new - taken))) -le "$ref_new" ] ||
+        it_fail "$name took $taken credits, the uninterrupted run $ref_new"
+done
+[ "$(credits lost repeat)" -gt 0 ] || it_fail "lost: no credit was recognised as sent again"
 
 # every signal counted by each process is in its topics before comparing
 wait_for 60 "[ \$(it_count $in.ref.churn) -ge 1 ] && [ \$((\$(it_count $in.ref.churn) + \$(it_count $in.ref.advocate))) -eq \$(signals ref) ]"
@@ -92,14 +119,14 @@ nref=$(wc -l <"$IT_TMP/ref.ids")
 it_log "uninterrupted run: $nall ids, $nref of them also from rapport score"
 [ "$nref" -gt 50 ] || it_fail "too few signals in the uninterrupted run ($nref)"
 [ $((nref * 100)) -ge $((nall * 99)) ] || it_fail "uninterrupted run and rapport score differ by more than 1 %"
-for name in term kill; do
+for name in term kill lost; do
     ids "$name" >"$IT_TMP/$name.ids"
     missing=$(comm -23 "$IT_TMP/ref.ids" "$IT_TMP/$name.ids" | wc -l)
     total=$(($(it_count "$in.$name.churn") + $(it_count "$in.$name.advocate")))
     it_log "$name: $(wc -l <"$IT_TMP/$name.ids") distinct ids ($total messages), $missing of $nref missing"
     [ "$missing" -eq 0 ] || it_fail "$name: $missing signal ids of the uninterrupted run are missing: $(comm -23 "$IT_TMP/ref.ids" "$IT_TMP/$name.ids" | head -5 | tr '\n' ' ')"
 done
-for name in term kill ref; do
+for name in term kill lost ref; do
     rc=0
     it_stop "${PID[$name]}" 60 || rc=$?
     it_assert_eq 0 "$rc" "exit status of $name"

@@ -253,6 +253,9 @@ Test(metrics, sums_over_writers_and_workers)
     rp_metrics_add(&rp_metrics_part(m, 1, 2)->signals[RP_KIND_CHURN_RISK][RP_TR_ENTER], 2);
     rp_metrics_add(&rp_metrics_part(m, 2, 2)->signals[RP_KIND_CHURN_RISK][RP_TR_ENTER], 3);
     rp_metrics_add(&rp_metrics_part(m, 2, 2)->signals[RP_KIND_ADVOCATE][RP_TR_EXIT], 1);
+    rp_metrics_add(&rp_metrics_part(m, 1, 2)->credits_new, 3);
+    rp_metrics_add(&rp_metrics_part(m, 2, 2)->credits_new, 1);
+    rp_metrics_add(&rp_metrics_part(m, 2, 2)->credits_repeated, 2);
     rp_metrics_set_partition_state(m, 1, 100, 1000);
     rp_metrics_set_partition_state(m, 2, 50, 24);
     rp_metrics_gauge_set(&rp_metrics_worker(m, 1)->ring_occupancy, 7);
@@ -287,6 +290,12 @@ Test(metrics, sums_over_writers_and_workers)
         value_of(e, "rapport_events_dead_lettered_total", "partition=\"2\",code=\"unknown_type\""),
         0);
     cr_assert_eq(value_of(e, "rapport_events_late_total", "partition=\"2\""), 5);
+    cr_assert_eq(value_of(e, "rapport_credits_received_total", "partition=\"2\",result=\"new\""),
+                 4);
+    cr_assert_eq(value_of(e, "rapport_credits_received_total", "partition=\"2\",result=\"repeat\""),
+                 2);
+    cr_assert_eq(value_of(e, "rapport_credits_received_total", "partition=\"1\",result=\"new\""),
+                 0);
     /* assigned partition 1 shows zeros; never-used, unassigned partitions 0 and 3 are absent */
     cr_assert_eq(value_of(e, "rapport_events_consumed_total", "partition=\"1\""), 0);
     cr_assert_null(find(e, "rapport_events_consumed_total", "partition=\"0\""));
@@ -347,6 +356,7 @@ Test(metrics, every_contract_family_has_a_type)
         {"rapport_events_dead_lettered_total", "counter"},
         {"rapport_events_late_total", "counter"},
         {"rapport_signals_total", "counter"},
+        {"rapport_credits_received_total", "counter"},
         {"rapport_customers", "gauge"},
         {"rapport_state_bytes", "gauge"},
         {"rapport_watermark_ms", "gauge"},
