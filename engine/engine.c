@@ -437,6 +437,58 @@ static void wait_async_commits(struct rp_engine *e, int64_t deadline)
 /* How often the consumer thread refreshes each assigned partition's lag, backlog flag and
  * watermark gauges. */
 #define RP_GAUGES_PERIOD_NS (200 * 1000000LL)
+/* How long the consumer thread waits for the broker's answer about silent partitions' ends. */
+#define RP_END_QUERY_TIMEOUT_MS 100
+
+/*
+ * Asks the broker for the end offset of every input partition that has been silent for half
+ * of idle_partition_timeout or more, and records whether it confirms that the partition holds
+ * nothing beyond the high watermark the backlog flag was computed from (rp_part.end_*).
+ * librdkafka's cached high watermark is only as fresh as the last fetch: while the broker is
+ * down, a partition that was being read looks caught up and silent. Counted idle then, it let
+ * the watermark run ahead, and its events were dead-lettered as too_late once the broker came
+ * back (tests/integration/run_broker_crash.sh: 22 % of them). One ListOffsets request per broker,
+ * bounded by RP_END_QUERY_TIMEOUT_MS, for silent partitions only. Sent through the producer's
+ * connections: on the consumer's, the broker answers it only after the pending long-poll fetch
+ * (fetch.wait.max.ms, 500 ms), which would stall this thread that long.
+ */
+static void confirm_ends(struct rp_engine *e, int64_t now_wall)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(e->n_parts);
+    for (int32_t p = 0; p < e->n_parts; p++) {
+        struct rp_part *pt = &e->parts[RP_T_INPUT][p];
+        int64_t seen = atomic_load_explicit(&pt->last_wall_ms, memory_order_relaxed);
+        if (pt->assigned && 2 * (now_wall - seen) >= e->cfg->idle_partition_timeout_ms)
+            rd_kafka_topic_partition_list_add(l, e->cfg->topic_input, p)->offset =
+                RD_KAFKA_OFFSET_END; /* (as a timestamp: the latest offset) */
+    }
+    bool answered = l->cnt && rd_kafka_offsets_for_times(e->prod, l, RP_END_QUERY_TIMEOUT_MS) == 0;
+    bool refresh = l->cnt && !answered;
+    for (int i = 0; i < l->cnt; i++) {
+        struct rp_part *pt = &e->parts[RP_T_INPUT][l->elems[i].partition];
+        refresh |= l->elems[i].err != 0;
+        if (answered && !l->elems[i].err && l->elems[i].offset >= 0 && pt->hi_cached >= 0 &&
+            l->elems[i].offset <= pt->hi_cached &&
+            !atomic_load_explicit(&pt->backlog, memory_order_relaxed)) {
+            atomic_store_explicit(&pt->end_confirmed_ms, now_wall, memory_order_relaxed);
+        } else {
+            atomic_store_explicit(&pt->end_confirmed_ms, INT64_MIN, memory_order_relaxed);
+            atomic_store_explicit(&pt->end_unknown_ms, now_wall, memory_order_relaxed);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    /* The producer never reads the input topic, so nothing else refreshes its leaders there:
+     * after a leader change every query went to the old leader (NOT_LEADER_FOR_PARTITION) until
+     * topic.metadata.refresh.interval.ms, and the partitions never counted idle again
+     * (test_engine_faults leader_changes). A failed query asks for the topic's metadata, at most
+     * once a second. */
+    if (refresh && now_wall - e->ends_refreshed_ms >= 1000) {
+        e->ends_refreshed_ms = now_wall;
+        const struct rd_kafka_metadata *md;
+        if (rd_kafka_metadata(e->prod, 0, e->t_input_md, &md, RP_END_QUERY_TIMEOUT_MS) == 0)
+            rd_kafka_metadata_destroy(md);
+    }
+}
 
 static void update_partition_gauges(struct rp_engine *e)
 {
@@ -449,6 +501,7 @@ static void update_partition_gauges(struct rp_engine *e)
     for (int i = 0; i < l->cnt; i++) {
         int64_t lo, hi;
         struct rp_part *pt = &e->parts[RP_T_INPUT][l->elems[i].partition];
+        pt->hi_cached = -1;
         if (rd_kafka_get_watermark_offsets(e->rk, e->cfg->topic_input, pt->partition, &lo, &hi) ==
                 0 &&
             hi >= 0) {
@@ -456,6 +509,7 @@ static void update_partition_gauges(struct rp_engine *e)
             if (pos >= 0)
                 rp_metrics_set_partition_lag(e->metrics, pt->partition, hi > pos ? hi - pos : 0);
             atomic_store_explicit(&pt->backlog, pos < 0 ? hi > lo : hi > pos, memory_order_relaxed);
+            pt->hi_cached = hi;
         }
         int64_t ts = atomic_load_explicit(&pt->max_ts, memory_order_relaxed);
         if (ts != INT64_MIN)
@@ -463,6 +517,7 @@ static void update_partition_gauges(struct rp_engine *e)
                                                ts - e->cfg->scoring.allowed_lateness_ms);
     }
     rd_kafka_topic_partition_list_destroy(l);
+    confirm_ends(e, rp_wall_ms());
     int64_t wm = rp_engine_watermark(e, rp_wall_ms());
     if (wm != INT64_MIN)
         rp_metrics_set_watermark(e->metrics, wm);
@@ -601,6 +656,9 @@ static void on_assign(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
                 atomic_store_explicit(&pt->last_wall_ms, rp_wall_ms(), memory_order_relaxed);
                 atomic_store_explicit(&pt->active, 1, memory_order_relaxed);
                 atomic_store_explicit(&pt->backlog, 1, memory_order_relaxed); /* until known */
+                atomic_store_explicit(&pt->end_confirmed_ms, INT64_MIN, memory_order_relaxed);
+                atomic_store_explicit(&pt->end_unknown_ms, INT64_MIN, memory_order_relaxed);
+                pt->hi_cached = -1;
                 rp_metrics_set_partition_assigned(e->metrics, p, true);
             } else {
                 rd_kafka_topic_partition_list_add(cr, e->credits_topic, p)->offset = start;

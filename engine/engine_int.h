@@ -82,6 +82,16 @@ struct rp_part {
      * a silent partition with a backlog is blocked (broker down, worker full), not idle, and keeps
      * holding the watermark back (relaxed: a self-contained flag) */
     _Atomic int backlog;
+    /* The broker's word on the partition's end (engine.c, confirm_ends): the wall ms of its last
+     * confirmation that nothing lies beyond the high watermark `backlog` was computed from, and
+     * the last time that could not be confirmed (no answer, or more to read); INT64_MIN: never.
+     * rp_engine_watermark counts a silent partition idle only while the confirmation is fresh
+     * and idle_partition_timeout has passed since the last unknown: a broker that is down or
+     * hangs confirms nothing, and one just back gives producers that timeout to deliver what
+     * they held. Consumer thread writes, relaxed. */
+    _Atomic int64_t end_confirmed_ms, end_unknown_ms;
+#define RP_END_CONFIRM_FRESH_MS 2000 /* how long a confirmation counts */
+    int64_t hi_cached; /* consumer thread: the high watermark `backlog` was computed from */
 };
 
 /* HTTP -> worker request for /customers/{cid}: one per worker; requesters serialise on `lock`
@@ -210,6 +220,10 @@ struct rp_engine {
     rd_kafka_t *prod;                    /* idempotent producer: signals, dead letters, credits */
     rd_kafka_topic_t *t_sig[RP_KIND__COUNT];
     rd_kafka_topic_t *t_dlq, *t_credits;
+    /* the producer's handle on the input topic, for metadata only (engine.c, confirm_ends), and
+     * when that was last refreshed (consumer thread) */
+    rd_kafka_topic_t *t_input_md;
+    int64_t ends_refreshed_ms;
     struct rp_part *parts[RP_T__COUNT]; /* [topic][partition] */
     struct rp_worker *workers;
     struct rp_metrics *metrics;

@@ -140,7 +140,8 @@ int rp_out_create(struct rp_engine *e, char *errstr, size_t errstr_size)
     e->t_sig[RP_KIND_ADVOCATE] = rd_kafka_topic_new(e->prod, e->cfg->topic_advocate, NULL);
     e->t_dlq = rd_kafka_topic_new(e->prod, e->cfg->topic_dead_letter, NULL);
     e->t_credits = rd_kafka_topic_new(e->prod, e->credits_topic, NULL);
-    if (!e->t_sig[0] || !e->t_sig[1] || !e->t_dlq || !e->t_credits) {
+    e->t_input_md = rd_kafka_topic_new(e->prod, e->cfg->topic_input, NULL);
+    if (!e->t_sig[0] || !e->t_sig[1] || !e->t_dlq || !e->t_credits || !e->t_input_md) {
         snprintf(errstr, errstr_size, "producer topics: %s",
                  rd_kafka_err2str(rd_kafka_last_error()));
         return RP_ERR_KAFKA;
@@ -157,6 +158,8 @@ void rp_out_destroy(struct rp_engine *e)
         rd_kafka_topic_destroy(e->t_dlq);
     if (e->t_credits)
         rd_kafka_topic_destroy(e->t_credits);
+    if (e->t_input_md)
+        rd_kafka_topic_destroy(e->t_input_md);
     if (e->prod)
         rd_kafka_destroy(e->prod);
     e->prod = NULL;

@@ -18,8 +18,9 @@
 int64_t rp_engine_watermark(struct rp_engine *e, int64_t now_wall_ms)
 {
     /* Minimum over active partitions of their max event time; a partition without an event for
-     * idle_partition_timeout and with nothing left to read is left out; when all are idle, the
-     * maximum of them (the stream has stopped: let timers fire up to where the data went, as
+     * idle_partition_timeout and with nothing left to read (the broker has confirmed its end,
+     * without a break, for half of that: engine.c, confirm_ends) is left out; when all are idle,
+     * the maximum of them (the stream has stopped: let timers fire up to where the data went, as
      * `rapport score` does at its end). */
     int64_t min_live = INT64_MAX, max_idle = INT64_MIN;
     bool any_live = false;
@@ -29,8 +30,12 @@ int64_t rp_engine_watermark(struct rp_engine *e, int64_t now_wall_ms)
             continue;
         int64_t ts = atomic_load_explicit(&pt->max_ts, memory_order_relaxed);
         int64_t seen = atomic_load_explicit(&pt->last_wall_ms, memory_order_relaxed);
+        int64_t confirmed = atomic_load_explicit(&pt->end_confirmed_ms, memory_order_relaxed);
+        int64_t unknown = atomic_load_explicit(&pt->end_unknown_ms, memory_order_relaxed);
         if (now_wall_ms - seen >= e->cfg->idle_partition_timeout_ms &&
-            !atomic_load_explicit(&pt->backlog, memory_order_relaxed)) {
+            !atomic_load_explicit(&pt->backlog, memory_order_relaxed) && confirmed != INT64_MIN &&
+            now_wall_ms - confirmed < RP_END_CONFIRM_FRESH_MS &&
+            (unknown == INT64_MIN || now_wall_ms - unknown >= e->cfg->idle_partition_timeout_ms)) {
             if (ts > max_idle)
                 max_idle = ts;
         } else {

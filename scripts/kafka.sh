@@ -2,11 +2,13 @@
 # The real single-node Kafka broker (KRaft, 3.9) the integration tests run against, from Apache
 # Kafka's jars on Maven Central: no Docker, no Kafka package needed, only a JDK, Maven and kcat.
 #
-# Usage: scripts/kafka.sh fetch|start|stop|status|bootstrap|topic NAME PARTITIONS [key=value ...]
+# Usage: scripts/kafka.sh fetch|start|stop|crash SECONDS|status|bootstrap|topic NAME PARTITIONS [key=value ...]
 #   fetch      resolve the broker's jars into the cache (only when the cache is incomplete)
 #   start      fetch if needed, format a fresh data dir, start the broker in the background and
 #              wait until it answers; succeeds at once when our broker is already healthy
 #   stop       SIGTERM (then SIGKILL after a deadline) and remove the data dir
+#   crash      SIGKILL the broker, keep it down SECONDS, start it again on the same data and wait
+#              until it answers (a fault for the tests: a broker that dies and recovers)
 #   status     says whether it runs; exit 0 when healthy, 3 when not running, 1 when unhealthy
 #   bootstrap  prints 127.0.0.1:PORT
 #   topic      create a topic (idempotent) and wait until every partition has a leader
@@ -185,12 +187,17 @@ cmd_start() {
         die "storage format failed"
     fi
     say "starting Kafka $KAFKA_VERSION on $host:$port (controller $cport, log $logfile)"
+    launch
+}
+
+# Starts the broker on the formatted data dir in the background and waits until it answers.
+launch() {
     # setsid: the broker outlives this script and is not hit by signals to the caller's group.
     setsid "$(java_bin)" -Xms256m -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
         -Djava.awt.headless=true -Dlog4j.configuration="file:$log4j" \
-        -cp "$cache/*" kafka.Kafka "$props" </dev/null >"$logfile" 2>&1 9>&- &
+        -cp "$cache/*" kafka.Kafka "$props" </dev/null >>"$logfile" 2>&1 9>&- &
     echo $! >"$pidfile"
-    local pid=$! deadline=$((SECONDS + start_timeout))
+    local pid=$! deadline=$((SECONDS + start_timeout)) t0=$SECONDS
     until healthy; do
         if ! kill -0 "$pid" 2>/dev/null; then
             say "broker exited during start-up; last lines of $logfile:"
@@ -206,7 +213,18 @@ cmd_start() {
         fi
         sleep 0.5 # poll interval of the wait above, not a wait in itself
     done
-    say "broker ready (pid $pid) after ${SECONDS}s: bootstrap $host:$port"
+    say "broker ready (pid $pid) after $((SECONDS - t0))s: bootstrap $host:$port"
+}
+
+cmd_crash() {
+    [[ "${1:-}" =~ ^[0-9]+$ ]] || die "usage: kafka.sh crash SECONDS"
+    local pid
+    pid=$(our_pid) || die "no broker of ours running on port $port"
+    say "crash: SIGKILL broker pid $pid, down for ${1}s"
+    kill -KILL "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    sleep "$1" # the fault's length: how long the broker stays down
+    launch
 }
 
 cmd_stop() {
@@ -281,6 +299,7 @@ case "${1:-}" in
 fetch) cmd_fetch ;;
 start) with_lock cmd_start ;;
 stop) with_lock cmd_stop ;;
+crash) with_lock cmd_crash "${2:-}" ;;
 status) cmd_status ;;
 bootstrap) echo "$host:$port" ;;
 topic)
