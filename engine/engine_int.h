@@ -123,6 +123,8 @@ struct rp_credit_src {
     uint8_t seq;
     int64_t offset;
 };
+/* No source known: outside the processing of an input message, or a credit of wire format v1. */
+#define RP_CREDIT_SRC_NONE ((struct rp_credit_src){.part = -1, .offset = -1})
 
 /* The last credit taken from one source partition (offset, seq); offset -1: none yet. */
 struct rp_credit_seen {

@@ -300,7 +300,7 @@ enum rp_err rp_credit_decode(const void *buf, size_t len, struct rp_credit *c,
         return RP_ERR_MALFORMED;
     size_t tail = p[0] == 2 ? 4 + 8 + 1 : 0; /* the source, after the cids */
     memset(c, 0, sizeof(*c));
-    *src = (struct rp_credit_src){.part = -1, .offset = -1};
+    *src = RP_CREDIT_SRC_NONE;
     c->kind = (enum rp_credit_kind)p[1];
     c->ts_ms = (int64_t)get_le(p + 2, 8);
     size_t o = 10;

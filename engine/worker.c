@@ -353,7 +353,7 @@ static void process_input(struct rp_worker *w, struct rp_batch *b)
         rd_kafka_message_destroy(m);
     }
     w->suppress = false;
-    w->cur_src = (struct rp_credit_src){.part = -1, .offset = -1};
+    w->cur_src = RP_CREDIT_SRC_NONE;
     atomic_store_explicit(&pt->max_ts, max_ts, memory_order_relaxed);
     atomic_store_explicit(&pt->last_wall_ms, rp_wall_ms(), memory_order_relaxed);
 }
@@ -498,7 +498,7 @@ static void *worker_main(void *arg)
     void *burst[RP_WORKER_BURST];
     unsigned idle = 0;
     w->last_tick_ns = rp_mono_ns();
-    w->cur_src = (struct rp_credit_src){.part = -1, .offset = -1};
+    w->cur_src = RP_CREDIT_SRC_NONE;
     while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
         size_t n = rp_ring_dequeue_burst(&w->ring, burst, RP_WORKER_BURST);
         for (size_t i = 0; i < n; i++) {
