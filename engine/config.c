@@ -109,7 +109,8 @@ static const struct key_def key_table[] = {
     DUR("engine", "allowed_lateness", SC(allowed_lateness_ms), NULL, 0, DAYS(7),
         "Watermark = largest event time seen minus this; older events are `too_late`."),
     DUR("engine", "idle_partition_timeout", OFF(idle_partition_timeout_ms), "30s", 1, DAYS(7),
-        "A partition silent this long (wall clock) stops holding the watermark back."),
+        "A partition silent this long (wall clock), with its end confirmed by the broker, stops "
+        "holding the watermark back (README, Architecture)."),
     DUR("engine", "shutdown_timeout", OFF(shutdown_timeout_ms), "30s", 1, DAYS(1),
         "Longest clean stop on SIGTERM/SIGINT (drain, flush, commit, leave the group)."),
     DUR("engine", "commit_interval", OFF(commit_interval_ms), "1s", 1, (double)MS_H,
