@@ -517,8 +517,16 @@ static void update_partition_gauges(struct rp_engine *e)
                                                ts - e->cfg->scoring.allowed_lateness_ms);
     }
     rd_kafka_topic_partition_list_destroy(l);
-    confirm_ends(e, rp_wall_ms());
-    int64_t wm = rp_engine_watermark(e, rp_wall_ms());
+    int64_t now = rp_wall_ms();
+    confirm_ends(e, now);
+    for (int32_t p = 0; p < e->n_parts; p++) {
+        struct rp_part *pt = &e->parts[RP_T_INPUT][p];
+        if (pt->assigned)
+            rp_metrics_set_partition_idle(e->metrics, p,
+                                          atomic_load_explicit(&pt->active, memory_order_relaxed) &&
+                                              rp_part_idle(e, pt, now));
+    }
+    int64_t wm = rp_engine_watermark(e, now);
     if (wm != INT64_MIN)
         rp_metrics_set_watermark(e->metrics, wm);
 }
@@ -660,6 +668,7 @@ static void on_assign(struct rp_engine *e, rd_kafka_topic_partition_list_t *part
                 atomic_store_explicit(&pt->end_unknown_ms, INT64_MIN, memory_order_relaxed);
                 pt->hi_cached = -1;
                 rp_metrics_set_partition_assigned(e->metrics, p, true);
+                rp_metrics_set_partition_idle(e->metrics, p, false);
             } else {
                 rd_kafka_topic_partition_list_add(cr, e->credits_topic, p)->offset = start;
             }

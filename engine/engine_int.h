@@ -278,5 +278,7 @@ int rp_worker_start(struct rp_worker *w);
 void rp_worker_join(struct rp_worker *w);
 /** Global watermark (ms) from every active partition's max event time; INT64_MIN when none. */
 int64_t rp_engine_watermark(struct rp_engine *e, int64_t now_wall_ms);
+/* Is this input partition idle, left out of the watermark (worker.c)? */
+bool rp_part_idle(const struct rp_engine *e, struct rp_part *pt, int64_t now_wall_ms);
 
 #endif

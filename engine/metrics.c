@@ -23,6 +23,7 @@ struct part_gauges {
     rp_counter watermark_ms; /* int64 stored as its two's complement; INT64_MIN = unknown */
     rp_counter lag;          /* int64 likewise (librdkafka reports -1 for unknown) */
     rp_counter assigned;     /* 0 or 1 */
+    rp_counter idle;         /* 0 or 1: left out of the watermark */
     rp_counter customers;    /* of the partition's pipeline */
     rp_counter state_bytes;
 } __attribute__((aligned(RP_METRICS_CACHELINE)));
@@ -145,6 +146,12 @@ void rp_metrics_set_partition_lag(struct rp_metrics *m, int partition, int64_t l
 {
     assert(partition >= 0 && partition < m->n_partitions);
     rp_metrics_gauge_set(&m->gauges[partition].lag, (uint64_t)lag);
+}
+
+void rp_metrics_set_partition_idle(struct rp_metrics *m, int partition, bool idle)
+{
+    assert(partition >= 0 && partition < m->n_partitions);
+    rp_metrics_gauge_set(&m->gauges[partition].idle, idle);
 }
 
 void rp_metrics_set_partition_state(struct rp_metrics *m, int partition, uint64_t customers,
@@ -333,6 +340,13 @@ int rp_metrics_write(const struct rp_metrics *m, FILE *out)
         if (load(&m->gauges[p].assigned) && pwm != UNKNOWN_MS)
             fprintf(out, "rapport_watermark_ms{partition=\"%d\"} %" PRId64 "\n", p, pwm);
     }
+    header(out, "rapport_partition_idle", "gauge",
+           "1 when an assigned partition is idle and left out of the watermark (silent for "
+           "idle_partition_timeout, its end confirmed by the broker), else 0.");
+    for (int p = 0; p < m->n_partitions; p++)
+        if (load(&m->gauges[p].assigned))
+            fprintf(out, "rapport_partition_idle{partition=\"%d\"} %" PRIu64 "\n", p,
+                    load(&m->gauges[p].idle));
     header(out, "rapport_consumer_lag", "gauge",
            "Messages between the consumer position and the end of each assigned partition.");
     for (int p = 0; p < m->n_partitions; p++) {

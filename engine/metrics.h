@@ -119,6 +119,8 @@ void rp_metrics_observe_batch(struct rp_metrics_worker *w, uint64_t ns);
 void rp_metrics_set_partition_watermark(struct rp_metrics *m, int partition, int64_t ms);
 void rp_metrics_set_partition_lag(struct rp_metrics *m, int partition, int64_t lag);
 void rp_metrics_set_partition_assigned(struct rp_metrics *m, int partition, bool assigned);
+/** Whether the partition is idle: left out of the engine's watermark (engine.c, every 200 ms). */
+void rp_metrics_set_partition_idle(struct rp_metrics *m, int partition, bool idle);
 /** The customers and bytes of state of the partition's pipeline (0 and 0 once it is gone); set
  * by the worker that owns the pipeline. Rendered while the partition is assigned. */
 void rp_metrics_set_partition_state(struct rp_metrics *m, int partition, uint64_t customers,

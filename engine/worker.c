@@ -15,13 +15,25 @@
 /* Idle worker: recompute the watermark this often (idle partitions drop out of it). */
 #define RP_WORKER_TICK_NS (50 * 1000000LL)
 
+bool rp_part_idle(const struct rp_engine *e, struct rp_part *pt, int64_t now_wall_ms)
+{
+    /* Without an event for idle_partition_timeout, nothing left to read, the broker's word that
+     * nothing lies beyond (fresh, and no failed query for idle_partition_timeout: engine.c,
+     * confirm_ends). */
+    int64_t seen = atomic_load_explicit(&pt->last_wall_ms, memory_order_relaxed);
+    int64_t confirmed = atomic_load_explicit(&pt->end_confirmed_ms, memory_order_relaxed);
+    int64_t unknown = atomic_load_explicit(&pt->end_unknown_ms, memory_order_relaxed);
+    return now_wall_ms - seen >= e->cfg->idle_partition_timeout_ms &&
+           !atomic_load_explicit(&pt->backlog, memory_order_relaxed) && confirmed != INT64_MIN &&
+           now_wall_ms - confirmed < RP_END_CONFIRM_FRESH_MS &&
+           (unknown == INT64_MIN || now_wall_ms - unknown >= e->cfg->idle_partition_timeout_ms);
+}
+
 int64_t rp_engine_watermark(struct rp_engine *e, int64_t now_wall_ms)
 {
-    /* Minimum over active partitions of their max event time; a partition without an event for
-     * idle_partition_timeout and with nothing left to read (the broker has confirmed its end,
-     * without a break, for half of that: engine.c, confirm_ends) is left out; when all are idle,
-     * the maximum of them (the stream has stopped: let timers fire up to where the data went, as
-     * `rapport score` does at its end). */
+    /* Minimum over active partitions of their max event time; an idle partition (rp_part_idle)
+     * is left out; when all are idle, the maximum of them (the stream has stopped: let timers
+     * fire up to where the data went, as `rapport score` does at its end). */
     int64_t min_live = INT64_MAX, max_idle = INT64_MIN;
     bool any_live = false;
     for (int32_t p = 0; p < e->n_parts; p++) {
@@ -29,13 +41,7 @@ int64_t rp_engine_watermark(struct rp_engine *e, int64_t now_wall_ms)
         if (!atomic_load_explicit(&pt->active, memory_order_relaxed))
             continue;
         int64_t ts = atomic_load_explicit(&pt->max_ts, memory_order_relaxed);
-        int64_t seen = atomic_load_explicit(&pt->last_wall_ms, memory_order_relaxed);
-        int64_t confirmed = atomic_load_explicit(&pt->end_confirmed_ms, memory_order_relaxed);
-        int64_t unknown = atomic_load_explicit(&pt->end_unknown_ms, memory_order_relaxed);
-        if (now_wall_ms - seen >= e->cfg->idle_partition_timeout_ms &&
-            !atomic_load_explicit(&pt->backlog, memory_order_relaxed) && confirmed != INT64_MIN &&
-            now_wall_ms - confirmed < RP_END_CONFIRM_FRESH_MS &&
-            (unknown == INT64_MIN || now_wall_ms - unknown >= e->cfg->idle_partition_timeout_ms)) {
+        if (rp_part_idle(e, pt, now_wall_ms)) {
             if (ts > max_idle)
                 max_idle = ts;
         } else {

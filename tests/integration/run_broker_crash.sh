@@ -42,6 +42,7 @@ wait_for 300 "! it_alive $gen_pid" # gen retries while the broker is down, then 
 grep -q "delivered $N events" "$IT_TMP/gen.log" || it_fail "gen did not deliver $N: $(tail -2 "$IT_TMP/gen.log")"
 wait_for 180 "[ \"\$(consumed)\" -ge $N ]"
 wait_for 60 "[ \"\$(it_metric $port rapport_watermark_ms)\" = $final_wm ]"
+wait_for 30 "[ \"\$(it_metric_sum $port rapport_partition_idle)\" = 4 ]" # ends confirmed again
 it_assert_eq $N "$(consumed)" "events consumed (each once)"
 it_assert_eq $N "$(it_metric_sum "$port" rapport_events_applied_total)" "events applied"
 it_assert_eq 0 "$(it_metric_sum "$port" rapport_events_dead_lettered_total)" "events dead-lettered"

@@ -119,6 +119,13 @@ Test(engine_faults, no_fault_baseline, .timeout = 180)
     cr_expect_eq(threads_named("rp:worker"), 2, "worker threads named rp:workerN");
     cr_assert(h_wait_consumed(&h, h.n_msgs, 90));
     cr_assert(h_wait_final(&h, 60));
+    /* the stream has stopped: every partition turns idle, its end confirmed by the broker
+     * (rapport_partition_idle, refreshed every 200 ms) */
+    double idle = 0;
+    for (double end = h_now() + 10; h_now() < end; h_sleep_ms(50))
+        if ((idle = partition_sum(&h, "rapport_partition_idle")) == H_PARTS)
+            break;
+    cr_expect_eq(idle, H_PARTS, "idle partitions at the end: %.0f", idle);
     /* per-partition signals, customers and state bytes add up to the instance's totals (read
      * again until no timer fired in between: a quiet partition's watermark may still move) */
     struct rp_metrics_worker_totals t, again;

@@ -274,6 +274,7 @@ Test(metrics, sums_over_writers_and_workers)
 
     rp_metrics_set_partition_assigned(m, 1, true);
     rp_metrics_set_partition_lag(m, 1, 42);
+    rp_metrics_set_partition_idle(m, 1, true);
     rp_metrics_set_partition_watermark(m, 1, 1700000000000);
     rp_metrics_set_partition_assigned(m, 2, true);
     rp_metrics_set_watermark(m, 1699999999000);
@@ -320,6 +321,9 @@ Test(metrics, sums_over_writers_and_workers)
     cr_assert_eq(value_of(e, "rapport_watermark_ms", "partition=\"1\""), 1700000000000.0);
     cr_assert_null(find(e, "rapport_watermark_ms", "partition=\"2\"")); /* not known yet */
     cr_assert_eq(value_of(e, "rapport_consumer_lag", "partition=\"1\""), 42);
+    cr_assert_eq(value_of(e, "rapport_partition_idle", "partition=\"1\""), 1);
+    cr_assert_eq(value_of(e, "rapport_partition_idle", "partition=\"2\""), 0);
+    cr_assert_null(find(e, "rapport_partition_idle", "partition=\"0\"")); /* not assigned */
     cr_assert_eq(value_of(e, "rapport_ring_occupancy", "worker=\"0\""), 0);
     cr_assert_eq(value_of(e, "rapport_ring_occupancy", "worker=\"1\""), 7);
     check_histogram(e, "rapport_batch_seconds");
@@ -338,6 +342,7 @@ Test(metrics, sums_over_writers_and_workers)
     cr_assert_null(find(e, "rapport_events_consumed_total", "partition=\"1\""));
     cr_assert_eq(value_of(e, "rapport_events_consumed_total", "partition=\"2\""), 11);
     cr_assert_null(find(e, "rapport_consumer_lag", "partition=\"1\""));
+    cr_assert_null(find(e, "rapport_partition_idle", "partition=\"1\""));
     cr_assert_null(find(e, "rapport_customers", "partition=\"2\""));
     cr_assert_eq(value_of(e, "rapport_signals_total",
                           "partition=\"2\",kind=\"churn_risk\",transition=\"enter\""),
@@ -361,6 +366,7 @@ Test(metrics, every_contract_family_has_a_type)
         {"rapport_state_bytes", "gauge"},
         {"rapport_watermark_ms", "gauge"},
         {"rapport_consumer_lag", "gauge"},
+        {"rapport_partition_idle", "gauge"},
         {"rapport_ring_occupancy", "gauge"},
         {"rapport_batch_seconds", "histogram"},
     };
