@@ -382,6 +382,43 @@ Test(metrics, every_contract_family_has_a_type)
     rp_metrics_destroy(m);
 }
 
+/* The README's metric table (rows "| `rapport_...` | type | ...") names exactly the families the
+ * code renders, with the same types: the names are part of the contract (SPEC §6). */
+Test(metrics, the_readme_table_matches_the_families_rendered)
+{
+    FILE *f = fopen(RP_TEST_DATA "/../../README.md", "r");
+    cr_assert_not_null(f, "README.md not found beside tests/");
+    char line[1024], names[64][96], kinds[64][32];
+    int n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        char name[96], kind[32];
+        if (sscanf(line, "| `%95[a-z_]` | %31[a-z] |", name, kind) == 2 &&
+            strncmp(name, "rapport_", 8) == 0) {
+            cr_assert_lt(n, 64);
+            strcpy(names[n], name);
+            strcpy(kinds[n++], kind);
+        }
+    }
+    fclose(f);
+    struct rp_metrics *m = rp_metrics_create(1, 1, 1, NULL, 0);
+    struct expo *e = &expo_buf;
+    render(m, e);
+    for (int i = 0; i < n; i++) {
+        const char *t = family_type(e, names[i]);
+        cr_expect_not_null(t, "README names %s, the code does not render it", names[i]);
+        if (t)
+            cr_expect_str_eq(t, kinds[i], "%s: README says %s, the code %s", names[i], kinds[i], t);
+    }
+    for (int i = 0; i < e->n_types; i++) {
+        bool listed = false;
+        for (int j = 0; j < n && !listed; j++)
+            listed = strcmp(names[j], e->types[i]) == 0;
+        cr_expect(listed, "the code renders %s, the README's table does not name it", e->types[i]);
+    }
+    cr_expect_gt(n, 10, "too few rows found in the README's metric table (%d)", n);
+    rp_metrics_destroy(m);
+}
+
 Test(metrics, http_adapter_renders_the_same_text)
 {
     struct rp_metrics *m = rp_metrics_create(1, 1, 1, NULL, 0);
