@@ -2,13 +2,15 @@
 # The real single-node Kafka broker (KRaft, 3.9) the integration tests run against, from Apache
 # Kafka's jars on Maven Central: no Docker, no Kafka package needed, only a JDK, Maven and kcat.
 #
-# Usage: scripts/kafka.sh fetch|start|stop|crash SECONDS|status|bootstrap|topic NAME PARTITIONS [key=value ...]
+# Usage: scripts/kafka.sh fetch|start|stop|crash SECONDS|pause SECONDS|status|bootstrap|topic NAME PARTITIONS [key=value ...]
 #   fetch      resolve the broker's jars into the cache (only when the cache is incomplete)
 #   start      fetch if needed, format a fresh data dir, start the broker in the background and
 #              wait until it answers; succeeds at once when our broker is already healthy
 #   stop       SIGTERM (then SIGKILL after a deadline) and remove the data dir
 #   crash      SIGKILL the broker, keep it down SECONDS, start it again on the same data and wait
 #              until it answers (a fault for the tests: a broker that dies and recovers)
+#   pause      SIGSTOP the broker for SECONDS, then SIGCONT (a fault for the tests: a broker that
+#              hangs, or a network partition: connections stay open and nothing answers)
 #   status     says whether it runs; exit 0 when healthy, 3 when not running, 1 when unhealthy
 #   bootstrap  prints 127.0.0.1:PORT
 #   topic      create a topic (idempotent) and wait until every partition has a leader
@@ -227,6 +229,20 @@ cmd_crash() {
     launch
 }
 
+cmd_pause() {
+    [[ "${1:-}" =~ ^[0-9]+$ ]] || die "usage: kafka.sh pause SECONDS"
+    local pid
+    pid=$(our_pid) || die "no broker of ours running on port $port"
+    say "pause: SIGSTOP broker pid $pid for ${1}s"
+    # shellcheck disable=SC2064 # (expanded now: never leave it stopped, even when interrupted)
+    trap "kill -CONT $pid 2>/dev/null" EXIT
+    kill -STOP "$pid"
+    sleep "$1" # the fault's length: connections stay open, nothing answers
+    kill -CONT "$pid"
+    trap - EXIT
+    say "pause: SIGCONT broker pid $pid"
+}
+
 cmd_stop() {
     local pid
     if pid=$(our_pid); then
@@ -300,6 +316,7 @@ fetch) cmd_fetch ;;
 start) with_lock cmd_start ;;
 stop) with_lock cmd_stop ;;
 crash) with_lock cmd_crash "${2:-}" ;;
+pause) with_lock cmd_pause "${2:-}" ;;
 status) cmd_status ;;
 bootstrap) echo "$host:$port" ;;
 topic)
