@@ -223,9 +223,9 @@ struct rp_engine {
     rd_kafka_topic_t *t_sig[RP_KIND__COUNT];
     rd_kafka_topic_t *t_dlq, *t_credits;
     /* the producer's handle on the input topic, for metadata only (engine.c, confirm_ends), and
-     * when that was last refreshed (consumer thread) */
+     * when the ends were last asked for (consumer thread) */
     rd_kafka_topic_t *t_input_md;
-    int64_t ends_refreshed_ms;
+    int64_t ends_queried_ms;
     struct rp_part *parts[RP_T__COUNT]; /* [topic][partition] */
     struct rp_worker *workers;
     struct rp_metrics *metrics;
