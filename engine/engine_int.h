@@ -85,7 +85,7 @@ struct rp_part {
     /* The broker's word on the partition's end (engine.c, confirm_ends): the wall ms of its last
      * confirmation that nothing lies beyond the high watermark `backlog` was computed from, and
      * the last time that could not be confirmed (no answer, or more to read); INT64_MIN: never.
-     * rp_engine_watermark counts a silent partition idle only while the confirmation is fresh
+     * rp_part_idle counts a silent partition idle only while the confirmation is fresh
      * and idle_partition_timeout has passed since the last unknown: a broker that is down or
      * hangs confirms nothing, and one just back gives producers that timeout to deliver what
      * they held. Consumer thread writes, relaxed. */

@@ -60,19 +60,10 @@ it_assert_eq 0 "$(it_metric_sum "$port" rapport_events_dead_lettered_total)" "ev
 
 signals=$(it_metric_sum "$port" rapport_signals_total)
 wait_for 60 "[ \$((\$(it_count $in.churn) + \$(it_count $in.advocate))) -ge $signals ]"
-{ it_consume_all "$in.churn" -f '%s\n'; it_consume_all "$in.advocate" -f '%s\n'; } |
-    it_signal_ids | sort -u >"$IT_TMP/run.ids"
-"$RAPPORT" score "$IT_TMP/ev.jsonl" 2>/dev/null | it_signal_ids | sort -u >"$IT_TMP/score.ids"
-nr=$(wc -l <"$IT_TMP/run.ids")
-ns=$(wc -l <"$IT_TMP/score.ids")
-both=$(comm -12 "$IT_TMP/run.ids" "$IT_TMP/score.ids" | wc -l)
-it_log "signals: $signals counted; ids: run $nr, score $ns, both $both"
-[ "$ns" -gt 50 ] || it_fail "too few signals from rapport score ($ns) for a meaningful comparison"
-[ $((both * 100)) -ge $((ns * 99)) ] && [ $((both * 100)) -ge $((nr * 99)) ] ||
-    it_fail "signal ids differ: run $nr, score $ns, in both $both (< 99 %)"
+it_ids_as_score "$IT_TMP/ev.jsonl" "$in" 50
 
 rc=0
 it_stop "$run_pid" 60 || rc=$?
 it_assert_eq 0 "$rc" "exit status after SIGTERM"
 grep -q 'rapport: stopped$' "$IT_TMP/run.log" || it_fail "no clean stop in the log"
-it_log "ok: the engine rode out a broker crash and a hang: $N events once, $both/$ns signal ids as rapport score"
+it_log "ok: the engine rode out a broker crash and a hang: $N events once, $IT_IDS_BOTH/$IT_IDS_SCORE signal ids as rapport score"
