@@ -106,12 +106,12 @@ int rp_ctable_init(struct rp_ctable *t, size_t expected)
     t->slots = big_zalloc(t->cap * sizeof(*t->slots));
     if (!t->slots)
         return -1;
-    pool_init(&t->recs, sizeof(struct rp_cust), 15); /* 2 MiB chunks: one huge page each */
-    pool_init(&t->exts, sizeof(struct rp_ext), 14);
-    pool_init(&t->buys, sizeof(struct rp_ext_buy), 14);
-    pool_init(&t->talks, sizeof(struct rp_ext_talk), 12);
-    pool_init(&t->advs, sizeof(struct rp_ext_adv), 12);
-    pool_init(&t->sigs, sizeof(struct rp_ext_sig), 12);
+    pool_init(&t->recs, sizeof(struct rp_cust), RP_RECS_SHIFT);
+    pool_init(&t->exts, sizeof(struct rp_ext), RP_EXTS_SHIFT);
+    pool_init(&t->buys, sizeof(struct rp_ext_buy), RP_BUYS_SHIFT);
+    pool_init(&t->talks, sizeof(struct rp_ext_talk), RP_TALKS_SHIFT);
+    pool_init(&t->advs, sizeof(struct rp_ext_adv), RP_ADVS_SHIFT);
+    pool_init(&t->sigs, sizeof(struct rp_ext_sig), RP_SIGS_SHIFT);
     return 0;
 }
 
@@ -194,7 +194,7 @@ void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
         __builtin_prefetch(t->arena[c->cid_off >> RP_ARENA_SHIFT] +
                            (c->cid_off & ((1u << RP_ARENA_SHIFT) - 1)));
         if (c->ext)
-            __builtin_prefetch(rp_pool_at(&t->exts, c->ext));
+            __builtin_prefetch(rp_ctable_ext_ro(t, c));
         return;
     }
     if (c->ext) /* stage 3: the extension links are in cache */
@@ -203,13 +203,13 @@ void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
 
 static void prefetch_exts(const struct rp_ctable *t, const struct rp_cust *c)
 {
-    const struct rp_ext *e = rp_pool_at(&t->exts, c->ext);
+    const struct rp_ext *e = rp_ctable_ext_ro(t, c);
     if (e->buy)
-        __builtin_prefetch(rp_pool_at(&t->buys, e->buy));
+        __builtin_prefetch(rp_ctable_buy_at(t, e->buy));
     if (e->talk)
-        __builtin_prefetch(rp_pool_at(&t->talks, e->talk));
+        __builtin_prefetch(rp_ctable_talk_at(t, e->talk));
     if (e->adv)
-        __builtin_prefetch(rp_pool_at(&t->advs, e->adv));
+        __builtin_prefetch(rp_ctable_adv_at(t, e->adv));
 }
 
 void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage)
@@ -218,7 +218,7 @@ void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage)
     if (!c->ext)
         return;
     if (stage == 0)
-        __builtin_prefetch(rp_pool_at(&t->exts, c->ext));
+        __builtin_prefetch(rp_ctable_ext_ro(t, c));
     else
         prefetch_exts(t, c);
 }
@@ -337,9 +337,8 @@ struct rp_ext *rp_ctable_ext(struct rp_ctable *t, struct rp_cust *c, bool create
         if (!i)
             return NULL;
         c->ext = i;
-        return rp_pool_at(&t->exts, i);
     }
-    return rp_pool_at(&t->exts, c->ext);
+    return RP_POOL_ELEM(&t->exts, c->ext, struct rp_ext, RP_EXTS_SHIFT);
 }
 
 #define EXT_GETTER(name, field, pool, type)                                                        \
@@ -357,7 +356,7 @@ struct rp_ext *rp_ctable_ext(struct rp_ctable *t, struct rp_cust *c, bool create
                                                                                                    \
             e->field = i;                                                                          \
         }                                                                                          \
-        return rp_pool_at(&t->pool, e->field);                                                     \
+        return name##_at(t, e->field);                                                             \
     }
 
 EXT_GETTER(rp_ctable_buy, buy, buys, struct rp_ext_buy)
@@ -376,12 +375,12 @@ struct rp_ext_sig *rp_ctable_sig(struct rp_ctable *t, struct rp_cust *c, bool cr
         if (!i)
             return NULL;
         e->sig = i;
-        struct rp_ext_sig *s = rp_pool_at(&t->sigs, i);
+        struct rp_ext_sig *s = rp_ctable_sig_at(t, i);
         for (int k = 0; k < RP_KIND__COUNT; k++)
             s->last_enter_ms[k] = INT64_MIN;
         return s;
     }
-    return rp_pool_at(&t->sigs, e->sig);
+    return rp_ctable_sig_at(t, e->sig);
 }
 
 size_t rp_ctable_bytes(const struct rp_ctable *t)

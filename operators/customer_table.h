@@ -161,12 +161,26 @@ static inline void *rp_pool_at(const struct rp_pool *p, uint32_t i)
     return (char *)p->chunks[i >> p->shift] + (size_t)(i & ((1u << p->shift) - 1)) * p->elem_size;
 }
 
+/* Elements per chunk (1 << shift) of the table's pools, fixed so that the typed accessors below
+ * compile to a shift, a mask and a constant multiply: rp_pool_at reads the shift and the element
+ * size from the pool and multiplies, and the operators make about 25 such lookups per event. */
+#define RP_RECS_SHIFT  15 /* 2 MiB chunks of records: one huge page each */
+#define RP_EXTS_SHIFT  14
+#define RP_BUYS_SHIFT  14
+#define RP_TALKS_SHIFT 12
+#define RP_ADVS_SHIFT  12
+#define RP_SIGS_SHIFT  12
+
+#define RP_POOL_ELEM(p, i, type, shift)                                                            \
+    ((type *)((char *)(p)->chunks[(uint32_t)(i) >> (shift)] +                                      \
+              (size_t)((uint32_t)(i) & ((1u << (shift)) - 1)) * sizeof(type)))
+
 /** Hands out a zeroed element; returns its index, or 0 when out of memory. */
 uint32_t rp_pool_alloc(struct rp_pool *p);
 
 static inline struct rp_cust *rp_ctable_rec(const struct rp_ctable *t, uint32_t idx)
 {
-    return (struct rp_cust *)rp_pool_at(&t->recs, idx);
+    return RP_POOL_ELEM(&t->recs, idx, struct rp_cust, RP_RECS_SHIFT);
 }
 
 /** The hash every lookup uses (XXH3 of the cid bytes). */
@@ -215,7 +229,25 @@ struct rp_ext_sig *rp_ctable_sig(struct rp_ctable *t, struct rp_cust *c, bool cr
 static inline const struct rp_ext *rp_ctable_ext_ro(const struct rp_ctable *t,
                                                     const struct rp_cust *c)
 {
-    return c->ext ? (const struct rp_ext *)rp_pool_at(&t->exts, c->ext) : NULL;
+    return c->ext ? RP_POOL_ELEM(&t->exts, c->ext, const struct rp_ext, RP_EXTS_SHIFT) : NULL;
+}
+
+/** The extensions by their (non-zero) pool index: rp_ext's buy, talk, adv and sig. */
+static inline struct rp_ext_buy *rp_ctable_buy_at(const struct rp_ctable *t, uint32_t i)
+{
+    return RP_POOL_ELEM(&t->buys, i, struct rp_ext_buy, RP_BUYS_SHIFT);
+}
+static inline struct rp_ext_talk *rp_ctable_talk_at(const struct rp_ctable *t, uint32_t i)
+{
+    return RP_POOL_ELEM(&t->talks, i, struct rp_ext_talk, RP_TALKS_SHIFT);
+}
+static inline struct rp_ext_adv *rp_ctable_adv_at(const struct rp_ctable *t, uint32_t i)
+{
+    return RP_POOL_ELEM(&t->advs, i, struct rp_ext_adv, RP_ADVS_SHIFT);
+}
+static inline struct rp_ext_sig *rp_ctable_sig_at(const struct rp_ctable *t, uint32_t i)
+{
+    return RP_POOL_ELEM(&t->sigs, i, struct rp_ext_sig, RP_SIGS_SHIFT);
 }
 
 /** Bytes held: index, records, arena, pools (capacity, not just use). */

@@ -93,7 +93,7 @@ static bool would_transition(const struct rp_pipeline *p, const struct rp_cust *
                              const struct rp_score_parts *s, int64_t at)
 {
     const struct rp_ext *e = rp_ctable_ext_ro(&p->table, c);
-    const struct rp_ext_sig *g = e && e->sig ? rp_pool_at(&p->table.sigs, e->sig) : NULL;
+    const struct rp_ext_sig *g = e && e->sig ? rp_ctable_sig_at(&p->table, e->sig) : NULL;
     for (int k = 0; k < RP_KIND__COUNT; k++) {
         double score = k == RP_KIND_CHURN_RISK ? s->churn : s->advocate;
         if (c->flags & (RP_CF_IN_EPISODE << k)) {

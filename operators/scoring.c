@@ -39,24 +39,24 @@ static int64_t last_active_end(const struct rp_cust *c)
 static const struct rp_ext_buy *buy_of(const struct rp_ctable *t, const struct rp_cust *c)
 {
     const struct rp_ext *e = rp_ctable_ext_ro(t, c);
-    return e && e->buy ? rp_pool_at(&t->buys, e->buy) : NULL;
+    return e && e->buy ? rp_ctable_buy_at(t, e->buy) : NULL;
 }
 static const struct rp_ext_talk *talk_of(const struct rp_ctable *t, const struct rp_cust *c)
 {
     const struct rp_ext *e = rp_ctable_ext_ro(t, c);
-    return e && e->talk ? rp_pool_at(&t->talks, e->talk) : NULL;
+    return e && e->talk ? rp_ctable_talk_at(t, e->talk) : NULL;
 }
 
 static const struct rp_ext_sig *sig_of(const struct rp_ctable *t, const struct rp_cust *c)
 {
     const struct rp_ext *e = rp_ctable_ext_ro(t, c);
-    return e && e->sig ? rp_pool_at(&t->sigs, e->sig) : NULL;
+    return e && e->sig ? rp_ctable_sig_at(t, e->sig) : NULL;
 }
 
 static const struct rp_ext_adv *adv_of(const struct rp_ctable *t, const struct rp_cust *c)
 {
     const struct rp_ext *e = rp_ctable_ext_ro(t, c);
-    return e && e->adv ? rp_pool_at(&t->advs, e->adv) : NULL;
+    return e && e->adv ? rp_ctable_adv_at(t, e->adv) : NULL;
 }
 
 /* The weighted decayed acts at `as_of`, each in Ai[], and their sum (one order of operations for
