@@ -426,6 +426,7 @@ static void run(uint64_t n_customers, uint64_t per_customer)
     enum { AHEAD = 16, D0 = 10, D1 = 6, D2 = 3, D3 = 1 };
     static struct rp_event ring[AHEAD];
     uint64_t hash[AHEAD]; /* each event's cid hash, computed once (rp_pipeline_cid_hash) */
+    uint32_t rec[AHEAD];  /* its record, as stage 1 found it */
     bool ok[AHEAD];
     uint64_t n_in = 0, n_out = 0;
     pos = 0;
@@ -439,23 +440,26 @@ static void run(uint64_t n_customers, uint64_t per_customer)
                 pos = b.len;
                 break;
             }
+            rec[n_in % AHEAD] = UINT32_MAX; /* none, until stage 1 finds it */
             if (ok[n_in % AHEAD])
                 hash[n_in % AHEAD] = rp_pipeline_cid_hash(e);
-            if (ok[n_in % AHEAD] && n_in >= n_out + D0)
-                rp_pipeline_prefetch_hashed(p, hash[n_in % AHEAD], 0);
             pos += n;
             n_in++;
         }
         if (n_out == n_in)
             break;
         if (n_out + D0 < n_in && ok[(n_out + D0) % AHEAD])
-            rp_pipeline_prefetch_hashed(p, hash[(n_out + D0) % AHEAD], 0);
+            rp_pipeline_prefetch_hashed(p, hash[(n_out + D0) % AHEAD], 0,
+                                        &rec[(n_out + D0) % AHEAD]);
         if (n_out + D1 < n_in && ok[(n_out + D1) % AHEAD])
-            rp_pipeline_prefetch_hashed(p, hash[(n_out + D1) % AHEAD], 1);
+            rp_pipeline_prefetch_hashed(p, hash[(n_out + D1) % AHEAD], 1,
+                                        &rec[(n_out + D1) % AHEAD]);
         if (n_out + D2 < n_in && ok[(n_out + D2) % AHEAD])
-            rp_pipeline_prefetch_hashed(p, hash[(n_out + D2) % AHEAD], 2);
+            rp_pipeline_prefetch_hashed(p, hash[(n_out + D2) % AHEAD], 2,
+                                        &rec[(n_out + D2) % AHEAD]);
         if (n_out + D3 < n_in && ok[(n_out + D3) % AHEAD])
-            rp_pipeline_prefetch_hashed(p, hash[(n_out + D3) % AHEAD], 3);
+            rp_pipeline_prefetch_hashed(p, hash[(n_out + D3) % AHEAD], 3,
+                                        &rec[(n_out + D3) % AHEAD]);
         struct rp_event *e = &ring[n_out % AHEAD];
         if (ok[n_out % AHEAD]) {
             if (rp_pipeline_apply_hashed(p, e, hash[n_out % AHEAD]) == RP_OK) {

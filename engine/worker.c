@@ -285,6 +285,7 @@ static void mark_restored(struct rp_worker *w, struct rp_part *pt, int64_t offse
 static void decode_one(struct rp_pipeline *pl, rd_kafka_message_t *m, struct rp_decoded *d)
 {
     d->detail[0] = 0;
+    d->rec = UINT32_MAX; /* none, until prefetch stage 1 finds it */
     if (!m->payload) {
         d->rc = RP_ERR_MALFORMED;
         snprintf(d->detail, sizeof(d->detail), "empty message");
@@ -293,7 +294,7 @@ static void decode_one(struct rp_pipeline *pl, rd_kafka_message_t *m, struct rp_
     d->rc = rp_event_decode(m->payload, m->len, &d->ev, d->detail, sizeof(d->detail));
     if (d->rc == RP_OK && pl) {
         d->hash = rp_pipeline_cid_hash(&d->ev);
-        rp_pipeline_prefetch_hashed(pl, d->hash, 0);
+        rp_pipeline_prefetch_hashed(pl, d->hash, 0, &d->rec);
     }
 }
 
@@ -301,7 +302,8 @@ static void prefetch_ahead(struct rp_worker *w, struct rp_pipeline *pl, uint32_t
                            int stage)
 {
     if (pl && j < n && w->ahead[j % RP_WORKER_AHEAD].rc == RP_OK)
-        rp_pipeline_prefetch_hashed(pl, w->ahead[j % RP_WORKER_AHEAD].hash, stage);
+        rp_pipeline_prefetch_hashed(pl, w->ahead[j % RP_WORKER_AHEAD].hash, stage,
+                                    &w->ahead[j % RP_WORKER_AHEAD].rec);
 }
 
 static void process_input(struct rp_worker *w, struct rp_batch *b)

@@ -160,56 +160,46 @@ uint32_t rp_ctable_find(const struct rp_ctable *t, const char *bytes, size_t len
     }
 }
 
-static void prefetch_exts(const struct rp_ctable *t, const struct rp_cust *c);
-
-void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
+uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h)
 {
-    size_t i = home_slot(h, t->cap);
-    if (stage == 0) {
-        __builtin_prefetch(&t->slots[i]);
-        return;
-    }
     /* The slot's line is in cache after stage 0: look for the tag along the probe sequence as
      * far as that line goes (a displaced entry is usually a slot or two further). */
-    uint32_t tag = (uint32_t)(h >> 32), idx = RP_NONE32;
+    size_t i = home_slot(h, t->cap);
+    uint32_t tag = (uint32_t)(h >> 32);
     for (size_t k = 0; k < 8; k++) {
         uint64_t s = t->slots[i];
         if (s == 0)
-            return; /* a new customer: nothing to fetch */
+            return RP_NONE32; /* a new customer: nothing to fetch */
         if ((uint32_t)(s >> 32) == tag) {
-            idx = (uint32_t)s - 1;
-            break;
+            uint32_t idx = (uint32_t)s - 1;
+            __builtin_prefetch(rp_ctable_rec(t, idx));
+            return idx;
         }
         if (++i == t->cap || (i & 7) == 0)
-            return;
+            return RP_NONE32;
     }
+    return RP_NONE32;
+}
+
+void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t idx, int stage)
+{
     if (idx == RP_NONE32)
         return;
     const struct rp_cust *c = rp_ctable_rec(t, idx);
-    if (stage == 1) {
-        __builtin_prefetch(c);
-        return;
-    }
-    if (stage == 2) { /* the record is in cache */
+    if (stage == 2) /* the record is in cache: its cid bytes, and its extension links */
         __builtin_prefetch(t->arena[c->cid_off >> RP_ARENA_SHIFT] +
                            (c->cid_off & ((1u << RP_ARENA_SHIFT) - 1)));
-        if (c->ext)
-            __builtin_prefetch(rp_ctable_ext_ro(t, c));
-        return;
-    }
-    if (c->ext) /* stage 3: the extension links are in cache */
-        prefetch_exts(t, c);
+    rp_ctable_prefetch_rec(t, idx, stage == 2 ? 0 : 1);
 }
 
-static void prefetch_exts(const struct rp_ctable *t, const struct rp_cust *c)
+void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
 {
-    const struct rp_ext *e = rp_ctable_ext_ro(t, c);
-    if (e->buy)
-        __builtin_prefetch(rp_ctable_buy_at(t, e->buy));
-    if (e->talk)
-        __builtin_prefetch(rp_ctable_talk_at(t, e->talk));
-    if (e->adv)
-        __builtin_prefetch(rp_ctable_adv_at(t, e->adv));
+    if (stage == 0)
+        __builtin_prefetch(&t->slots[home_slot(h, t->cap)]);
+    else if (stage == 1)
+        rp_ctable_prefetch_find(t, h);
+    else
+        rp_ctable_prefetch_idx(t, rp_ctable_prefetch_find(t, h), stage);
 }
 
 void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage)
@@ -217,10 +207,17 @@ void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage)
     const struct rp_cust *c = rp_ctable_rec(t, idx);
     if (!c->ext)
         return;
-    if (stage == 0)
-        __builtin_prefetch(rp_ctable_ext_ro(t, c));
-    else
-        prefetch_exts(t, c);
+    const struct rp_ext *e = rp_ctable_ext_ro(t, c);
+    if (stage == 0) {
+        __builtin_prefetch(e);
+        return;
+    }
+    if (e->buy)
+        __builtin_prefetch(rp_ctable_buy_at(t, e->buy));
+    if (e->talk)
+        __builtin_prefetch(rp_ctable_talk_at(t, e->talk));
+    if (e->adv)
+        __builtin_prefetch(rp_ctable_adv_at(t, e->adv));
 }
 
 static int grow(struct rp_ctable *t)

@@ -209,6 +209,13 @@ static inline const char *rp_ctable_str(const struct rp_ctable *t, uint32_t off,
  * extensions themselves. */
 void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage);
 
+/** Stage 1 of the above on its own: prefetches the record of the first probe that carries the
+ * tag of `h` and returns its index (RP_NONE32: none in the slot's line, e.g. a new customer), so
+ * that stages 2 and 3 (rp_ctable_prefetch_idx) need not look for it again. */
+uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h);
+/** Stages 2 and 3 for the record rp_ctable_prefetch_find returned (RP_NONE32: nothing). */
+void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t idx, int stage);
+
 /** Cache hints for record `idx` (whose line is in cache): stage 0 its extension links, stage 1
  * (links in cache) the extensions. */
 void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage);

@@ -647,9 +647,14 @@ uint64_t rp_pipeline_cid_hash(const struct rp_event *ev)
     return rp_ctable_hash(ev->cid.bytes, ev->cid.len);
 }
 
-void rp_pipeline_prefetch_hashed(struct rp_pipeline *p, uint64_t cid_hash, int stage)
+void rp_pipeline_prefetch_hashed(struct rp_pipeline *p, uint64_t cid_hash, int stage, uint32_t *rec)
 {
-    rp_ctable_prefetch(&p->table, cid_hash, stage);
+    if (stage == 0)
+        rp_ctable_prefetch(&p->table, cid_hash, 0);
+    else if (stage == 1)
+        *rec = rp_ctable_prefetch_find(&p->table, cid_hash);
+    else
+        rp_ctable_prefetch_idx(&p->table, *rec, stage);
 }
 
 enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_event *ev, uint64_t h)
