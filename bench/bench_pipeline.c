@@ -423,7 +423,7 @@ static void run(uint64_t n_customers, uint64_t per_customer)
     double t0 = now_s(), c0 = cpu_s();
     /* Decode into a small ring ahead of apply and prefetch in stages (rp_pipeline_prefetch),
      * as a worker that holds a batch does, hashing each cid once. */
-    enum { AHEAD = 16, D0 = 10, D1 = 6, D2 = 3, D3 = 1 };
+    enum { AHEAD = 16, D1 = 6, D2 = 3, D3 = 1 };
     static struct rp_event ring[AHEAD];
     uint64_t hash[AHEAD]; /* each event's cid hash, computed once (rp_pipeline_cid_hash) */
     uint32_t rec[AHEAD];  /* its record, as stage 1 found it */
@@ -441,16 +441,15 @@ static void run(uint64_t n_customers, uint64_t per_customer)
                 break;
             }
             rec[n_in % AHEAD] = UINT32_MAX; /* none, until stage 1 finds it */
-            if (ok[n_in % AHEAD])
+            if (ok[n_in % AHEAD]) {         /* stage 0 as it is decoded: AHEAD - 1 events ahead */
                 hash[n_in % AHEAD] = rp_pipeline_cid_hash(e);
+                rp_pipeline_prefetch_hashed(p, hash[n_in % AHEAD], 0, &rec[n_in % AHEAD]);
+            }
             pos += n;
             n_in++;
         }
         if (n_out == n_in)
             break;
-        if (n_out + D0 < n_in && ok[(n_out + D0) % AHEAD])
-            rp_pipeline_prefetch_hashed(p, hash[(n_out + D0) % AHEAD], 0,
-                                        &rec[(n_out + D0) % AHEAD]);
         if (n_out + D1 < n_in && ok[(n_out + D1) % AHEAD])
             rp_pipeline_prefetch_hashed(p, hash[(n_out + D1) % AHEAD], 1,
                                         &rec[(n_out + D1) % AHEAD]);
