@@ -23,7 +23,8 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       librdkafka-dev libmsgpack-dev libjemalloc-dev libmicrohttpd-dev libxxhash-dev libck-dev)
 if [ "$want_tests" = 1 ]; then
     pkgs+=(libcriterion-dev clang libclang-rt-14-dev clang-format kcat
-           default-jdk-headless maven curl python3)
+           default-jdk-headless maven curl python3
+           docker-compose) # (the client only, for .ci/run's `docker-compose config`)
 fi
 
 missing=()
