@@ -793,7 +793,23 @@ Test(pipeline, segments)
 /* mixed_stream through one pipeline whose clock reads `clock0`, the watermark moved to max ts -
  * lateness after every `step` events (1: as `rapport score` does; 0: only at the end, as an
  * engine that advances per batch or idle tick may), then past every timer. */
-static size_t run_stream(struct sink *k, int64_t clock0, size_t step)
+/* The cache hints of an owner that decodes ahead (rp_pipeline_prefetch_hashed), as the worker
+ * and bench_pipeline issue them, plus hints that are off: a record found for another event, none
+ * at all, stages out of order. They must change nothing. */
+static void hint(struct rp_pipeline *p, const struct rp_event *in, size_t n, size_t i,
+                 uint32_t rec[])
+{
+    for (int stage = 0; stage < 4; stage++) {
+        size_t j = i + (size_t)(3 - stage); /* stage 0 three events ahead, ..., stage 3 at i */
+        if (j < n)
+            rp_pipeline_prefetch_hashed(p, rp_pipeline_cid_hash(&in[j]), stage, &rec[j % 4]);
+    }
+    uint32_t off = i % 3 == 0 ? rec[(i + 1) % 4] : UINT32_MAX; /* another event's, or none */
+    rp_pipeline_prefetch_hashed(p, rp_pipeline_cid_hash(&in[i]), 3 - (int)(i % 2), &off);
+    rec[i % 4] = UINT32_MAX; /* (the slot is reused three events on) */
+}
+
+static size_t run_stream_ex(struct sink *k, int64_t clock0, size_t step, bool hinted)
 {
     enum { N = 4000 };
     static struct rp_event in[N];
@@ -802,8 +818,14 @@ static size_t run_stream(struct sink *k, int64_t clock0, size_t step)
     struct rp_pipeline *p = mk(NULL, k, false);
     k->now = clock0;
     int64_t m = INT64_MIN;
+    uint32_t rec[4] = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX};
     for (size_t i = 0; i < n; i++) {
-        cr_assert_eq(rp_pipeline_apply(p, &in[i]), RP_OK);
+        if (hinted) {
+            hint(p, in, n, i, rec);
+            cr_assert_eq(rp_pipeline_apply_hashed(p, &in[i], rp_pipeline_cid_hash(&in[i])), RP_OK);
+        } else {
+            cr_assert_eq(rp_pipeline_apply(p, &in[i]), RP_OK);
+        }
         if (in[i].ts_ms > m)
             m = in[i].ts_ms;
         if (step && i % step == step - 1)
@@ -812,6 +834,21 @@ static size_t run_stream(struct sink *k, int64_t clock0, size_t step)
     rp_pipeline_advance(p, m + 60 * DAY);
     rp_pipeline_destroy(p);
     return k->n;
+}
+
+static size_t run_stream(struct sink *k, int64_t clock0, size_t step)
+{
+    return run_stream_ex(k, clock0, step, false);
+}
+
+Test(pipeline, cache_hints_change_nothing)
+{
+    static struct sink a, b;
+    size_t na = run_stream_ex(&a, 0, 1, false), nb = run_stream_ex(&b, 0, 1, true);
+    cr_assert(na > 5, "the stream must produce signals (%zu)", na);
+    cr_assert_eq(na, nb);
+    for (size_t i = 0; i < na; i++)
+        cr_expect(memcmp(&a.sig[i], &b.sig[i], sizeof(a.sig[i])) == 0, "signal %zu differs", i);
 }
 
 Test(pipeline, determinism_same_events_same_signals_but_emitted_at)
