@@ -71,21 +71,15 @@ static const char *const sfield_names[S__COUNT] = {
     "segment",   "reasons", "as_of", "emitted_at", "episode", "model"};
 
 /*
- * The msgpack writers of the signal encoder, unchecked: they write into a buffer that holds
+ * The signal encoder writes with the unchecked encodings of wire.h into a buffer that holds
  * RP_SIGNAL_ENCODED_MAX bytes, which every signal fits (about 450 bytes at the most: a 64-byte
- * cid, three reasons). One signal is some 30 values; through the bounded writer of wire.c (a
- * call, a bounds check and a length test per value, strlen per key) that took about 1,900
- * instructions, a few percent of bench_pipeline. The output is the same, byte for byte: the
- * smallest encoding of each value, as rp_mp_put_* write it.
+ * cid, three reasons). One signal is some 30 values; through the bounded writers (a call, a bounds
+ * check and a length test per value, strlen per key) that took about 1,900 instructions, a few
+ * percent of bench_pipeline. The bytes are the same.
  */
 static uint8_t *mp_str(uint8_t *o, const char *str, size_t len)
 {
-    if (len < 32) {
-        *o++ = (uint8_t)(0xa0 | len);
-    } else { /* (cids and names are at most 64 bytes) */
-        *o++ = 0xd9;
-        *o++ = (uint8_t)len;
-    }
+    o += rp_mp_enc_str_head(o, len);
     memcpy(o, str, len);
     return o + len;
 }
@@ -97,51 +91,9 @@ static uint8_t *mp_name(uint8_t *o, const char *name)
     return mp_str(o, name, strlen(name));
 }
 
-static uint8_t *mp_be(uint8_t *o, uint8_t tag, uint64_t v, int bytes)
-{
-    *o++ = tag;
-    for (int k = 0; k < bytes; k++)
-        *o++ = (uint8_t)(v >> (8 * (bytes - 1 - k)));
-    return o;
-}
-
 static uint8_t *mp_double(uint8_t *o, double v)
 {
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    return mp_be(o, 0xcb, u, 8);
-}
-
-static uint8_t *mp_uint(uint8_t *o, uint64_t v)
-{
-    if (v <= 0x7f) {
-        *o++ = (uint8_t)v;
-        return o;
-    }
-    if (v <= 0xff)
-        return mp_be(o, 0xcc, v, 1);
-    if (v <= 0xffff)
-        return mp_be(o, 0xcd, v, 2);
-    if (v <= 0xffffffffu)
-        return mp_be(o, 0xce, v, 4);
-    return mp_be(o, 0xcf, v, 8);
-}
-
-static uint8_t *mp_int(uint8_t *o, int64_t v)
-{
-    if (v >= 0)
-        return mp_uint(o, (uint64_t)v);
-    if (v >= -32) {
-        *o++ = (uint8_t)(int8_t)v;
-        return o;
-    }
-    if (v >= INT8_MIN)
-        return mp_be(o, 0xd0, (uint64_t)v & 0xff, 1);
-    if (v >= INT16_MIN)
-        return mp_be(o, 0xd1, (uint64_t)v & 0xffff, 2);
-    if (v >= INT32_MIN)
-        return mp_be(o, 0xd2, (uint64_t)v & 0xffffffffu, 4);
-    return mp_be(o, 0xd3, (uint64_t)v, 8);
+    return o + rp_mp_enc_double(o, v);
 }
 
 static uint8_t *mp_hex16(uint8_t *o, uint64_t v)
@@ -156,7 +108,7 @@ static uint8_t *mp_hex16(uint8_t *o, uint64_t v)
 static size_t encode_msgpack(const struct rp_signal *s, uint8_t *o)
 {
     uint8_t *start = o;
-    *o++ = (uint8_t)(0x80 | S__COUNT);
+    o += rp_mp_enc_map(o, S__COUNT);
     o = mp_hex16(MP_LIT(o, "signal_id"), s->signal_id);
     o = mp_str(MP_LIT(o, "cid"), s->cid.bytes, s->cid.len);
     o = mp_name(MP_LIT(o, "kind"), rp_signal_kind_name(s->kind));
@@ -166,22 +118,24 @@ static size_t encode_msgpack(const struct rp_signal *s, uint8_t *o)
     o = mp_double(MP_LIT(o, "threshold"), s->threshold);
     o = mp_name(MP_LIT(o, "segment"), rp_segment_name(s->segment));
     o = MP_LIT(o, "reasons");
-    *o++ = (uint8_t)(0x90 | s->n_reasons); /* (at most RP_SIGNAL_MAX_REASONS < 16) */
+    o += rp_mp_enc_array(o, s->n_reasons);
     for (unsigned r = 0; r < s->n_reasons; r++) {
-        *o++ = 0x82;
+        o += rp_mp_enc_map(o, 2);
         o = mp_name(MP_LIT(o, "code"), rp_reason_name(s->reasons[r].code));
         o = mp_double(MP_LIT(o, "weight"), s->reasons[r].weight);
     }
-    o = mp_int(MP_LIT(o, "as_of"), s->as_of_ms);
-    o = mp_int(MP_LIT(o, "emitted_at"), s->emitted_at_ms);
-    o = mp_uint(MP_LIT(o, "episode"), s->episode);
+    o = MP_LIT(o, "as_of");
+    o += rp_mp_enc_int(o, s->as_of_ms);
+    o = MP_LIT(o, "emitted_at");
+    o += rp_mp_enc_int(o, s->emitted_at_ms);
+    o = MP_LIT(o, "episode");
+    o += rp_mp_enc_uint(o, s->episode);
     o = mp_hex16(MP_LIT(o, "model"), s->model);
     return (size_t)(o - start);
 }
 
 size_t rp_signal_encode_msgpack(const struct rp_signal *s, void *out, size_t cap)
 {
-    _Static_assert(S__COUNT < 16 && RP_SIGNAL_MAX_REASONS < 16, "fixmap and fixarray headers");
     if (!valid_enums(s))
         return 0;
     if (cap >= RP_SIGNAL_ENCODED_MAX)

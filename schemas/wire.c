@@ -9,83 +9,41 @@
 
 /* ---- msgpack writers ---- */
 
-static void put_be(struct rp_wbuf *w, uint8_t tag, uint64_t v, int bytes)
-{
-    uint8_t b[9];
-    b[0] = tag;
-    for (int k = 0; k < bytes; k++)
-        b[1 + k] = (uint8_t)(v >> (8 * (bytes - 1 - k)));
-    rp_wbuf_put(w, b, (size_t)bytes + 1);
-}
-
 void rp_mp_put_map(struct rp_wbuf *w, uint32_t n)
 {
-    if (n < 16)
-        rp_wbuf_byte(w, (uint8_t)(0x80 | n));
-    else if (n <= 0xffff)
-        put_be(w, 0xde, n, 2);
-    else
-        put_be(w, 0xdf, n, 4);
+    uint8_t b[9];
+    rp_wbuf_put(w, b, rp_mp_enc_map(b, n));
 }
 
 void rp_mp_put_array(struct rp_wbuf *w, uint32_t n)
 {
-    if (n < 16)
-        rp_wbuf_byte(w, (uint8_t)(0x90 | n));
-    else if (n <= 0xffff)
-        put_be(w, 0xdc, n, 2);
-    else
-        put_be(w, 0xdd, n, 4);
+    uint8_t b[9];
+    rp_wbuf_put(w, b, rp_mp_enc_array(b, n));
 }
 
 void rp_mp_put_str(struct rp_wbuf *w, const char *s, size_t len)
 {
-    if (len < 32)
-        rp_wbuf_byte(w, (uint8_t)(0xa0 | len));
-    else if (len <= 0xff)
-        put_be(w, 0xd9, len, 1);
-    else if (len <= 0xffff)
-        put_be(w, 0xda, len, 2);
-    else
-        put_be(w, 0xdb, len, 4);
+    uint8_t b[9];
+    rp_wbuf_put(w, b, rp_mp_enc_str_head(b, len));
     rp_wbuf_put(w, s, len);
 }
 
 void rp_mp_put_uint(struct rp_wbuf *w, uint64_t v)
 {
-    if (v <= 0x7f)
-        rp_wbuf_byte(w, (uint8_t)v);
-    else if (v <= 0xff)
-        put_be(w, 0xcc, v, 1);
-    else if (v <= 0xffff)
-        put_be(w, 0xcd, v, 2);
-    else if (v <= 0xffffffffu)
-        put_be(w, 0xce, v, 4);
-    else
-        put_be(w, 0xcf, v, 8);
+    uint8_t b[9];
+    rp_wbuf_put(w, b, rp_mp_enc_uint(b, v));
 }
 
 void rp_mp_put_int(struct rp_wbuf *w, int64_t v)
 {
-    if (v >= 0)
-        rp_mp_put_uint(w, (uint64_t)v);
-    else if (v >= -32)
-        rp_wbuf_byte(w, (uint8_t)(int8_t)v);
-    else if (v >= INT8_MIN)
-        put_be(w, 0xd0, (uint64_t)v & 0xff, 1);
-    else if (v >= INT16_MIN)
-        put_be(w, 0xd1, (uint64_t)v & 0xffff, 2);
-    else if (v >= INT32_MIN)
-        put_be(w, 0xd2, (uint64_t)v & 0xffffffffu, 4);
-    else
-        put_be(w, 0xd3, (uint64_t)v, 8);
+    uint8_t b[9];
+    rp_wbuf_put(w, b, rp_mp_enc_int(b, v));
 }
 
 void rp_mp_put_double(struct rp_wbuf *w, double v)
 {
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    put_be(w, 0xcb, u, 8);
+    uint8_t b[9];
+    rp_wbuf_put(w, b, rp_mp_enc_double(b, v));
 }
 
 /* ---- JSON writers ---- */

@@ -65,7 +65,90 @@ static inline void rp_wbuf_byte(struct rp_wbuf *w, uint8_t b)
     *w->p++ = (char)b;
 }
 
-/* msgpack writers (smallest encoding of each value, big-endian as the format requires). */
+/*
+ * msgpack encodings of one value or header (the smallest, big-endian as the format requires),
+ * written at `b` (room for 9 bytes); each returns its size. The rp_mp_put_* writers below add the
+ * bounds check; an encoder that knows its buffer is large enough writes with these directly
+ * (signal.c).
+ */
+static inline size_t rp_mp_enc_be(uint8_t *b, uint8_t tag, uint64_t v, int bytes)
+{
+    b[0] = tag;
+    for (int k = 0; k < bytes; k++)
+        b[1 + k] = (uint8_t)(v >> (8 * (bytes - 1 - k)));
+    return (size_t)bytes + 1;
+}
+
+static inline size_t rp_mp_enc_map(uint8_t *b, uint32_t n)
+{
+    if (n < 16) {
+        b[0] = (uint8_t)(0x80 | n);
+        return 1;
+    }
+    return n <= 0xffff ? rp_mp_enc_be(b, 0xde, n, 2) : rp_mp_enc_be(b, 0xdf, n, 4);
+}
+
+static inline size_t rp_mp_enc_array(uint8_t *b, uint32_t n)
+{
+    if (n < 16) {
+        b[0] = (uint8_t)(0x90 | n);
+        return 1;
+    }
+    return n <= 0xffff ? rp_mp_enc_be(b, 0xdc, n, 2) : rp_mp_enc_be(b, 0xdd, n, 4);
+}
+
+/** The header of a string of `len` bytes (the bytes follow it). */
+static inline size_t rp_mp_enc_str_head(uint8_t *b, size_t len)
+{
+    if (len < 32) {
+        b[0] = (uint8_t)(0xa0 | len);
+        return 1;
+    }
+    if (len <= 0xff)
+        return rp_mp_enc_be(b, 0xd9, len, 1);
+    return len <= 0xffff ? rp_mp_enc_be(b, 0xda, len, 2) : rp_mp_enc_be(b, 0xdb, len, 4);
+}
+
+static inline size_t rp_mp_enc_uint(uint8_t *b, uint64_t v)
+{
+    if (v <= 0x7f) {
+        b[0] = (uint8_t)v;
+        return 1;
+    }
+    if (v <= 0xff)
+        return rp_mp_enc_be(b, 0xcc, v, 1);
+    if (v <= 0xffff)
+        return rp_mp_enc_be(b, 0xcd, v, 2);
+    if (v <= 0xffffffffu)
+        return rp_mp_enc_be(b, 0xce, v, 4);
+    return rp_mp_enc_be(b, 0xcf, v, 8);
+}
+
+static inline size_t rp_mp_enc_int(uint8_t *b, int64_t v)
+{
+    if (v >= 0)
+        return rp_mp_enc_uint(b, (uint64_t)v);
+    if (v >= -32) {
+        b[0] = (uint8_t)(int8_t)v;
+        return 1;
+    }
+    if (v >= INT8_MIN)
+        return rp_mp_enc_be(b, 0xd0, (uint64_t)v & 0xff, 1);
+    if (v >= INT16_MIN)
+        return rp_mp_enc_be(b, 0xd1, (uint64_t)v & 0xffff, 2);
+    if (v >= INT32_MIN)
+        return rp_mp_enc_be(b, 0xd2, (uint64_t)v & 0xffffffffu, 4);
+    return rp_mp_enc_be(b, 0xd3, (uint64_t)v, 8);
+}
+
+static inline size_t rp_mp_enc_double(uint8_t *b, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    return rp_mp_enc_be(b, 0xcb, u, 8);
+}
+
+/* msgpack writers into a bounded buffer (the encodings above). */
 void rp_mp_put_map(struct rp_wbuf *w, uint32_t n);
 void rp_mp_put_array(struct rp_wbuf *w, uint32_t n);
 void rp_mp_put_str(struct rp_wbuf *w, const char *s, size_t len);
