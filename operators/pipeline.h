@@ -91,10 +91,10 @@ void rp_pipeline_prefetch(struct rp_pipeline *p, const struct rp_event *ev, int 
 /**
  * The same with the event's cid hash computed once (rp_pipeline_cid_hash) by an owner that
  * keeps it beside the event: rp_pipeline_prefetch and rp_pipeline_apply hash the cid at each
- * call (5 times per event with the 4 stages). The owner also keeps `*rec` beside the event:
- * stage 1 sets it to the record it found, and stages 2 and 3 start from it instead of looking
- * for the record again (stage 0 leaves it alone). Set it to UINT32_MAX
- * (none) when the event is decoded: an event that never got stage 1 then gets no stage 2 or 3.
+ * call (5 times per event with the 4 stages). The owner also keeps `*rec` beside the event,
+ * set to UINT32_MAX (none) when the event is decoded: stage 1 sets it to the record it found,
+ * and stages 2 and 3 start from it instead of looking for the record again (stage 0 leaves it
+ * alone; an event that never got stage 1 gets nothing from stages 2 and 3).
  */
 uint64_t rp_pipeline_cid_hash(const struct rp_event *ev);
 void rp_pipeline_prefetch_hashed(struct rp_pipeline *p, uint64_t cid_hash, int stage,
