@@ -49,26 +49,28 @@ static bool valid_enums(const struct rp_signal *s)
     return true;
 }
 
-/* The field names, in the order both encoders write them. */
-enum sfield {
-    S_SIGNAL_ID = 0,
-    S_CID,
-    S_KIND,
-    S_TRANSITION,
-    S_SCORE,
-    S_PREVIOUS_SCORE,
-    S_THRESHOLD,
-    S_SEGMENT,
-    S_REASONS,
-    S_AS_OF,
-    S_EMITTED_AT,
-    S_EPISODE,
-    S_MODEL,
-    S__COUNT
-};
-static const char *const sfield_names[S__COUNT] = {
-    "signal_id", "cid",     "kind",  "transition", "score",   "previous_score", "threshold",
-    "segment",   "reasons", "as_of", "emitted_at", "episode", "model"};
+/* The field names, in the order both encoders write them: the enum, the names and their
+ * lengths (for the msgpack encoder, which writes each key without a strlen) from one list. */
+#define SFIELDS(X)                                                                                 \
+    X(S_SIGNAL_ID, "signal_id")                                                                    \
+    X(S_CID, "cid")                                                                                \
+    X(S_KIND, "kind")                                                                              \
+    X(S_TRANSITION, "transition")                                                                  \
+    X(S_SCORE, "score")                                                                            \
+    X(S_PREVIOUS_SCORE, "previous_score")                                                          \
+    X(S_THRESHOLD, "threshold")                                                                    \
+    X(S_SEGMENT, "segment")                                                                        \
+    X(S_REASONS, "reasons")                                                                        \
+    X(S_AS_OF, "as_of")                                                                            \
+    X(S_EMITTED_AT, "emitted_at")                                                                  \
+    X(S_EPISODE, "episode")                                                                        \
+    X(S_MODEL, "model")
+#define SFIELD_ENUM(id, name) id,
+#define SFIELD_NAME(id, name) name,
+#define SFIELD_LEN(id, name)  sizeof(name) - 1,
+enum sfield { SFIELDS(SFIELD_ENUM) S__COUNT };
+static const char *const sfield_names[S__COUNT] = {SFIELDS(SFIELD_NAME)};
+static const uint8_t sfield_len[S__COUNT] = {SFIELDS(SFIELD_LEN)};
 
 /*
  * The signal encoder writes with the unchecked encodings of wire.h into a buffer that holds
@@ -85,6 +87,11 @@ static uint8_t *mp_str(uint8_t *o, const char *str, size_t len)
 }
 
 #define MP_LIT(o, lit) mp_str((o), (lit), sizeof(lit) - 1)
+
+static uint8_t *mp_key(uint8_t *o, enum sfield f)
+{
+    return mp_str(o, sfield_names[f], sfield_len[f]);
+}
 
 static uint8_t *mp_name(uint8_t *o, const char *name)
 {
@@ -103,34 +110,33 @@ static uint8_t *mp_hex16(uint8_t *o, uint64_t v)
     return mp_str(o, hex, 16);
 }
 
-/* The map into `o` (room for RP_SIGNAL_ENCODED_MAX bytes); returns its size. The keys are the
- * sfield_names, in their order (the JSON encoder writes them from that table). */
+/* The map into `o` (room for RP_SIGNAL_ENCODED_MAX bytes); returns its size. */
 static size_t encode_msgpack(const struct rp_signal *s, uint8_t *o)
 {
     uint8_t *start = o;
     o += rp_mp_enc_map(o, S__COUNT);
-    o = mp_hex16(MP_LIT(o, "signal_id"), s->signal_id);
-    o = mp_str(MP_LIT(o, "cid"), s->cid.bytes, s->cid.len);
-    o = mp_name(MP_LIT(o, "kind"), rp_signal_kind_name(s->kind));
-    o = mp_name(MP_LIT(o, "transition"), rp_transition_name(s->transition));
-    o = mp_double(MP_LIT(o, "score"), s->score);
-    o = mp_double(MP_LIT(o, "previous_score"), s->previous_score);
-    o = mp_double(MP_LIT(o, "threshold"), s->threshold);
-    o = mp_name(MP_LIT(o, "segment"), rp_segment_name(s->segment));
-    o = MP_LIT(o, "reasons");
+    o = mp_hex16(mp_key(o, S_SIGNAL_ID), s->signal_id);
+    o = mp_str(mp_key(o, S_CID), s->cid.bytes, s->cid.len);
+    o = mp_name(mp_key(o, S_KIND), rp_signal_kind_name(s->kind));
+    o = mp_name(mp_key(o, S_TRANSITION), rp_transition_name(s->transition));
+    o = mp_double(mp_key(o, S_SCORE), s->score);
+    o = mp_double(mp_key(o, S_PREVIOUS_SCORE), s->previous_score);
+    o = mp_double(mp_key(o, S_THRESHOLD), s->threshold);
+    o = mp_name(mp_key(o, S_SEGMENT), rp_segment_name(s->segment));
+    o = mp_key(o, S_REASONS);
     o += rp_mp_enc_array(o, s->n_reasons);
     for (unsigned r = 0; r < s->n_reasons; r++) {
         o += rp_mp_enc_map(o, 2);
         o = mp_name(MP_LIT(o, "code"), rp_reason_name(s->reasons[r].code));
         o = mp_double(MP_LIT(o, "weight"), s->reasons[r].weight);
     }
-    o = MP_LIT(o, "as_of");
+    o = mp_key(o, S_AS_OF);
     o += rp_mp_enc_int(o, s->as_of_ms);
-    o = MP_LIT(o, "emitted_at");
+    o = mp_key(o, S_EMITTED_AT);
     o += rp_mp_enc_int(o, s->emitted_at_ms);
-    o = MP_LIT(o, "episode");
+    o = mp_key(o, S_EPISODE);
     o += rp_mp_enc_uint(o, s->episode);
-    o = mp_hex16(MP_LIT(o, "model"), s->model);
+    o = mp_hex16(mp_key(o, S_MODEL), s->model);
     return (size_t)(o - start);
 }
 
