@@ -204,13 +204,15 @@ static inline const char *rp_ctable_str(const struct rp_ctable *t, uint32_t off,
     return p + 1;
 }
 
-/** Cache hints for a lookup of `h` (see rp_pipeline_prefetch): stage 0 the slot, stage 1 the
- * record of the first probe, stage 2 its cid bytes and extension links, stage 3 the
- * extensions themselves. */
+/** Cache hints for a lookup of `h` (see rp_pipeline_prefetch): stage 0 the slot's line (and the
+ * next line, where displaced entries go), stage 1 the record of the first probe, stage 2 its cid
+ * bytes and extension links, stage 3 the extensions themselves (both lines of one that
+ * straddles two). */
 void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage);
 
 /** Stage 1 of the above on its own: prefetches the record of the first probe that carries the
- * tag of `h` and returns its index (RP_NONE32: none in the slot's line, e.g. a new customer), so
+ * tag of `h` and returns its index (RP_NONE32: none in the lines stage 0 fetched, e.g. a new
+ * customer), so
  * that stages 2 and 3 (rp_ctable_prefetch_idx) need not look for it again. */
 uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h);
 /** Stages 2 and 3 for the record rp_ctable_prefetch_find returned (RP_NONE32: nothing). */

@@ -71,3 +71,54 @@ Test(customer_table, extensions_on_demand)
     cr_expect_eq(rp_ctable_buy(&t, c, false)->n_pdays, 3);
     rp_ctable_fini(&t);
 }
+
+/* The stage 1 cache hint finds the record of a known customer without touching it, from the
+ * lines stage 0 fetched: at the highest load (3/4 full, just before growing) at least 95 % of
+ * the customers (96.5 %; the home line alone gave 86 %), never a record that is not theirs
+ * except by a 32-bit tag collision, and nothing for a customer not in the table. */
+Test(customer_table, prefetch_find_hits_displaced_entries)
+{
+    struct rp_ctable t;
+    cr_assert_eq(rp_ctable_init(&t, 16), 0);
+    char b[32];
+    int n_keys = 0;
+    /* insert until the next insert would grow the index: the load is then just under 3/4 */
+    for (;; n_keys++) {
+        size_t cap = t.cap;
+        int n = snprintf(b, sizeof(b), "c%07d", n_keys);
+        bool created;
+        cr_assert_neq(rp_ctable_upsert(&t, b, (size_t)n, rp_ctable_hash(b, (size_t)n), &created),
+                      RP_NONE32);
+        if (t.cap != cap && n_keys > 100000)
+            break;
+    }
+    size_t cap = t.cap;
+    while ((size_t)(t.n + 2) * 4 <= cap * 3) {
+        int n = snprintf(b, sizeof(b), "c%07d", ++n_keys);
+        bool created;
+        rp_ctable_upsert(&t, b, (size_t)n, rp_ctable_hash(b, (size_t)n), &created);
+    }
+    cr_assert_eq(t.cap, cap, "still the same index");
+    int hits = 0, wrong = 0;
+    for (int i = 0; i <= n_keys; i++) {
+        int n = snprintf(b, sizeof(b), "c%07d", i);
+        uint64_t h = rp_ctable_hash(b, (size_t)n);
+        uint32_t want = rp_ctable_find(&t, b, (size_t)n, h);
+        uint32_t got = rp_ctable_prefetch_find(&t, h);
+        if (got == want)
+            hits++;
+        else if (got != RP_NONE32)
+            wrong++;
+    }
+    double share = (double)hits / (n_keys + 1);
+    cr_expect(share >= 0.95, "found %.4f of %d customers at load %.3f", share, n_keys + 1,
+              (double)t.n / (double)t.cap);
+    cr_expect_leq(wrong, 2, "%d hints pointed at another record", wrong);
+    int none = 0;
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(b, sizeof(b), "absent-%d", i);
+        none += rp_ctable_prefetch_find(&t, rp_ctable_hash(b, (size_t)n)) == RP_NONE32;
+    }
+    cr_expect_geq(none, 998, "absent customers get no record (%d of 1000)", none);
+    rp_ctable_fini(&t);
+}
