@@ -10,6 +10,12 @@
 #define WHEEL_MASK (RP_WHEEL_SLOTS - 1)
 #define HALF_REV   (RP_WHEEL_SLOTS / 2)
 
+/* Prefetch distances, in entries, of what process_slot reads: records, their extension links
+ * (read from the record), the extensions (read from the links). */
+#define PF_RECS  16
+#define PF_LINKS 8
+#define PF_EXTS  3
+
 static int64_t minute_of(int64_t ms)
 {
     int64_t m = ms / RP_MS_MIN;
@@ -208,10 +214,15 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
             tm->scratch[i].cust = v->a[i];
         v->n = 0;
         tm->in_slots -= n;
-        for (size_t i = 0; i < n; i++) /* scattered records: fetch them all first */
+        /* Scattered records: fetched a window ahead. (All at once floods the caches: a slot
+         * can hold tens of thousands of entries, as silence checkpoints cluster on the same
+         * minute, and the first records fetched are evicted before they are read.) */
+        for (size_t i = 0; i < n && i < PF_RECS; i++)
             __builtin_prefetch(rp_ctable_rec(t, tm->scratch[i].cust));
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
+            if (i + PF_RECS < n)
+                __builtin_prefetch(rp_ctable_rec(t, tm->scratch[i + PF_RECS].cust));
             uint32_t idx = tm->scratch[i].cust;
             struct rp_cust *c = rp_ctable_rec(t, idx);
             if (c->filed_min == (uint32_t)m)
@@ -232,12 +243,22 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
         }
         /* Fire in due-time order (ties by record index: deterministic). */
         sort_keys(tm->scratch, k);
-        for (size_t i = 0; i < k; i++) /* and what firing reads next: the extension links */
+        /* What firing reads, in stages ahead of it: the record again (a large slot has evicted
+         * it since), its extension links, then the extensions. */
+        for (size_t i = 0; i < k && i < PF_RECS; i++)
+            __builtin_prefetch(rp_ctable_rec(t, tm->scratch[i].cust));
+        for (size_t i = 0; i < k && i < PF_LINKS; i++)
             rp_ctable_prefetch_rec(t, tm->scratch[i].cust, 0);
+        for (size_t i = 0; i < k && i < PF_EXTS; i++)
+            rp_ctable_prefetch_rec(t, tm->scratch[i].cust, 1);
         for (size_t i = 0; i < k; i++) {
             uint32_t idx = tm->scratch[i].cust;
-            if (i + 2 < k) /* then the extensions, two firings ahead */
-                rp_ctable_prefetch_rec(t, tm->scratch[i + 2].cust, 1);
+            if (i + PF_RECS < k)
+                __builtin_prefetch(rp_ctable_rec(t, tm->scratch[i + PF_RECS].cust));
+            if (i + PF_LINKS < k)
+                rp_ctable_prefetch_rec(t, tm->scratch[i + PF_LINKS].cust, 0);
+            if (i + PF_EXTS < k)
+                rp_ctable_prefetch_rec(t, tm->scratch[i + PF_EXTS].cust, 1);
             /* A customer listed twice fires once: the first firing moved its due on. */
             if (rp_ctable_rec(t, idx)->due_ms <= W)
                 fire(opaque, idx);
