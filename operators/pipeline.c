@@ -668,6 +668,10 @@ enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_even
     if (idx == RP_NONE32)
         return RP_ERR_NOMEM;
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
+    /* The extensions, read first by the evaluation below: fetched while the due checks and
+     * apply_state run (owners that give hints fetched them one event ahead, but a large slot of
+     * checks between can have evicted them; others, like `rapport score`, give none). */
+    rp_ctable_prefetch_rec(&p->table, idx, 1);
     /* This customer's own checks that fall due by this event's time fire first, so that what a
      * check sees depends on the customer's own events only, not on other customers' traffic. */
     while (c->due_ms <= ev->ts_ms)
