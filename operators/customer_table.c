@@ -13,9 +13,11 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
-/* Memory for the big arrays, zeroed. From 2 MiB up it is 2 MiB-aligned and marked for
- * transparent huge pages: lookups are random over hundreds of MiB, and with 4 KiB pages every
- * one of them would also miss the TLB. */
+/* Memory for the big arrays, zeroed. From 2 MiB up it comes straight from mmap, 2 MiB-aligned
+ * and marked for transparent huge pages: lookups are random over hundreds of MiB, and with
+ * 4 KiB pages every one of them would also miss the TLB. Fresh anonymous pages are zero, so
+ * nothing is written here (a memset wrote every page once more after the kernel had cleared
+ * it). Freed with big_free and the same size. */
 static void *big_zalloc(size_t bytes)
 {
     if (bytes < HUGE_PAGE) {
@@ -25,14 +27,30 @@ static void *big_zalloc(size_t bytes)
         return p;
     }
     size_t rounded = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    void *p = aligned_alloc(HUGE_PAGE, rounded);
-    if (!p)
+    /* one huge page more than needed, then the unaligned ends given back */
+    char *raw =
+        mmap(NULL, rounded + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
         return NULL;
+    char *p = (char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (p > raw)
+        munmap(raw, (size_t)(p - raw));
+    if (raw + HUGE_PAGE > p)
+        munmap(p + rounded, (size_t)(raw + HUGE_PAGE - p));
 #ifdef MADV_HUGEPAGE
     madvise(p, rounded, MADV_HUGEPAGE); /* a hint: failure only costs speed */
 #endif
-    memset(p, 0, bytes);
     return p;
+}
+
+static void big_free(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    if (bytes < HUGE_PAGE)
+        free(p);
+    else
+        munmap(p, (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
 }
 
 static int pool_init(struct rp_pool *p, size_t elem_size, unsigned shift)
@@ -47,7 +65,7 @@ static int pool_init(struct rp_pool *p, size_t elem_size, unsigned shift)
 static void pool_fini(struct rp_pool *p)
 {
     for (uint32_t i = 0; i < p->n_chunks; i++)
-        free(p->chunks[i]);
+        big_free(p->chunks[i], (size_t)p->elem_size << p->shift);
     free(p->chunks);
     memset(p, 0, sizeof(*p));
 }
@@ -74,8 +92,7 @@ uint32_t rp_pool_alloc(struct rp_pool *p)
             return 0;
         p->chunks[p->n_chunks++] = mem;
     }
-    p->count++;
-    memset(rp_pool_at(p, i), 0, p->elem_size);
+    p->count++; /* (zero: chunks are zeroed when allocated, and no element is handed out twice) */
     return i;
 }
 
@@ -117,7 +134,7 @@ int rp_ctable_init(struct rp_ctable *t, size_t expected)
 
 void rp_ctable_fini(struct rp_ctable *t)
 {
-    free(t->slots);
+    big_free(t->slots, t->cap * sizeof(*t->slots));
     pool_fini(&t->recs);
     pool_fini(&t->exts);
     pool_fini(&t->buys);
@@ -253,7 +270,7 @@ static int grow(struct rp_ctable *t)
                 i = 0;
         ns[i] = s;
     }
-    free(t->slots);
+    big_free(t->slots, t->cap * sizeof(*t->slots));
     t->slots = ns;
     t->cap = ncap;
     return 0;
