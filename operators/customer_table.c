@@ -13,59 +13,141 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
+#if defined(__SANITIZE_ADDRESS__)
+#define RP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RP_ASAN 1
+#endif
+#endif
+
 /* Memory for the big arrays, zeroed. From 2 MiB up it comes straight from mmap, 2 MiB-aligned
  * and marked for transparent huge pages: lookups are random over hundreds of MiB, and with
  * 4 KiB pages every one of them would also miss the TLB. Fresh anonymous pages are zero, so
  * nothing is written here (a memset wrote every page once more after the kernel had cleared
- * it). Freed with big_free and the same size. */
+ * it). Freed with big_free and the same size. Under AddressSanitizer everything comes from
+ * (intercepted) malloc, so that its checks cover these arrays too. */
 static void *big_zalloc(size_t bytes)
 {
-    if (bytes < HUGE_PAGE) {
-        void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-        if (p)
-            memset(p, 0, bytes);
-        return p;
-    }
-    size_t rounded = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    /* one huge page more than needed, then the unaligned ends given back */
-    char *raw =
-        mmap(NULL, rounded + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED)
-        return NULL;
-    char *p = (char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-    if (p > raw)
-        munmap(raw, (size_t)(p - raw));
-    if (raw + HUGE_PAGE > p)
+#ifndef RP_ASAN
+    if (bytes >= HUGE_PAGE) {
+        size_t rounded = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+        /* one huge page more than needed, then the unaligned ends given back */
+        char *raw = mmap(NULL, rounded + HUGE_PAGE, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (raw == MAP_FAILED)
+            return NULL;
+        char *p = (char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+        if (p > raw)
+            munmap(raw, (size_t)(p - raw));
         munmap(p + rounded, (size_t)(raw + HUGE_PAGE - p));
 #ifdef MADV_HUGEPAGE
-    madvise(p, rounded, MADV_HUGEPAGE); /* a hint: failure only costs speed */
+        madvise(p, rounded, MADV_HUGEPAGE); /* a hint: failure only costs speed */
 #endif
+        return p;
+    }
+#endif
+    void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (p)
+        memset(p, 0, bytes);
     return p;
 }
 
 static void big_free(void *p, size_t bytes)
 {
-    if (!p)
-        return;
-    if (bytes < HUGE_PAGE)
-        free(p);
-    else
+#ifndef RP_ASAN
+    if (p && bytes >= HUGE_PAGE) {
         munmap(p, (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+        return;
+    }
+#endif
+    (void)bytes;
+    free(p);
 }
 
-static int pool_init(struct rp_pool *p, size_t elem_size, unsigned shift)
+/*
+ * Chunks smaller than 2 MiB (the extension pools' and the cid arena's) are carved from shared
+ * 2 MiB slabs (big_zalloc: huge pages), first fit. At 10 M customers these chunks span hundreds
+ * of MiB read at random, one lookup or more per event, and in 4 KiB pages each of those also
+ * missed the TLB: bench_pipeline ran 5 % faster at 10 M customers with huge pages there. A
+ * slab per pool, or 2 MiB chunks, would leave up to 2 MiB unused per pool (10 bytes per
+ * customer at 1 M); shared slabs leave at most one partly used. Slabs are freed with the table.
+ */
+_Static_assert(((size_t)sizeof(struct rp_ext) << RP_EXTS_SHIFT) <= HUGE_PAGE &&
+                   ((size_t)sizeof(struct rp_ext_buy) << RP_BUYS_SHIFT) <= HUGE_PAGE &&
+                   ((size_t)sizeof(struct rp_ext_talk) << RP_TALKS_SHIFT) <= HUGE_PAGE &&
+                   ((size_t)sizeof(struct rp_ext_adv) << RP_ADVS_SHIFT) <= HUGE_PAGE &&
+                   ((size_t)sizeof(struct rp_ext_sig) << RP_SIGS_SHIFT) <= HUGE_PAGE &&
+                   ((size_t)1 << RP_ARENA_SHIFT) <= HUGE_PAGE,
+               "chunks carved from slabs fit in one");
+
+static void *slab_alloc(struct rp_slabs *s, size_t bytes)
+{
+    bytes = (bytes + 63) & ~(size_t)63;
+    if (bytes > HUGE_PAGE)
+        return NULL;
+    for (uint32_t i = s->n; i-- > 0;) {
+        if (HUGE_PAGE - s->used[i] >= bytes) {
+            char *p = s->base[i] + s->used[i];
+            s->used[i] += (uint32_t)bytes;
+            return p;
+        }
+    }
+    if (s->n == s->cap) {
+        uint32_t nc = s->cap ? s->cap * 2 : 16;
+        char **b = realloc(s->base, nc * sizeof(*b));
+        if (!b)
+            return NULL;
+        s->base = b;
+        uint32_t *u = realloc(s->used, nc * sizeof(*u));
+        if (!u)
+            return NULL;
+        s->used = u;
+        s->cap = nc;
+    }
+#ifdef RP_ASAN
+    /* (a slab per chunk: AddressSanitizer then sees where each chunk ends) */
+    size_t size = bytes;
+#else
+    size_t size = HUGE_PAGE;
+#endif
+    char *p = big_zalloc(size);
+    if (!p)
+        return NULL;
+    s->base[s->n] = p;
+    s->used[s->n++] = (uint32_t)(size == bytes ? HUGE_PAGE : bytes); /* (full, or in use) */
+    s->bytes += size;
+    return p;
+}
+
+static void slabs_fini(struct rp_slabs *s)
+{
+    for (uint32_t i = 0; i < s->n; i++)
+#ifdef RP_ASAN
+        free(s->base[i]);
+#else
+        big_free(s->base[i], HUGE_PAGE);
+#endif
+    free(s->base);
+    free(s->used);
+    memset(s, 0, sizeof(*s));
+}
+
+static int pool_init(struct rp_pool *p, size_t elem_size, unsigned shift, struct rp_slabs *slabs)
 {
     memset(p, 0, sizeof(*p));
     p->elem_size = (uint32_t)elem_size;
     p->shift = shift;
     p->count = 1; /* index 0 means "none" */
+    p->slabs = slabs;
     return 0;
 }
 
 static void pool_fini(struct rp_pool *p)
 {
-    for (uint32_t i = 0; i < p->n_chunks; i++)
-        big_free(p->chunks[i], (size_t)p->elem_size << p->shift);
+    if (!p->slabs) /* (chunks from slabs go with the slabs) */
+        for (uint32_t i = 0; i < p->n_chunks; i++)
+            big_free(p->chunks[i], (size_t)p->elem_size << p->shift);
     free(p->chunks);
     memset(p, 0, sizeof(*p));
 }
@@ -87,7 +169,7 @@ uint32_t rp_pool_alloc(struct rp_pool *p)
         }
         /* Records are 64 bytes: chunks are cache-line aligned so that each record is one line. */
         size_t bytes = (size_t)p->elem_size << p->shift;
-        void *mem = big_zalloc(bytes);
+        void *mem = p->slabs ? slab_alloc(p->slabs, bytes) : big_zalloc(bytes);
         if (!mem)
             return 0;
         p->chunks[p->n_chunks++] = mem;
@@ -98,8 +180,8 @@ uint32_t rp_pool_alloc(struct rp_pool *p)
 
 static size_t pool_bytes(const struct rp_pool *p)
 {
-    return (size_t)p->n_chunks * ((size_t)p->elem_size << p->shift) +
-           p->cap_chunks * sizeof(void *);
+    size_t chunks = p->slabs ? 0 : (size_t)p->n_chunks * ((size_t)p->elem_size << p->shift);
+    return chunks + p->cap_chunks * sizeof(void *); /* (slabs are counted once, by the table) */
 }
 
 /* Slot of a hash in [0, cap): multiply-shift ("fastrange"), so cap needs not be a power of 2. */
@@ -123,12 +205,12 @@ int rp_ctable_init(struct rp_ctable *t, size_t expected)
     t->slots = big_zalloc(t->cap * sizeof(*t->slots));
     if (!t->slots)
         return -1;
-    pool_init(&t->recs, sizeof(struct rp_cust), RP_RECS_SHIFT);
-    pool_init(&t->exts, sizeof(struct rp_ext), RP_EXTS_SHIFT);
-    pool_init(&t->buys, sizeof(struct rp_ext_buy), RP_BUYS_SHIFT);
-    pool_init(&t->talks, sizeof(struct rp_ext_talk), RP_TALKS_SHIFT);
-    pool_init(&t->advs, sizeof(struct rp_ext_adv), RP_ADVS_SHIFT);
-    pool_init(&t->sigs, sizeof(struct rp_ext_sig), RP_SIGS_SHIFT);
+    pool_init(&t->recs, sizeof(struct rp_cust), RP_RECS_SHIFT, NULL); /* 2 MiB chunks */
+    pool_init(&t->exts, sizeof(struct rp_ext), RP_EXTS_SHIFT, &t->slabs);
+    pool_init(&t->buys, sizeof(struct rp_ext_buy), RP_BUYS_SHIFT, &t->slabs);
+    pool_init(&t->talks, sizeof(struct rp_ext_talk), RP_TALKS_SHIFT, &t->slabs);
+    pool_init(&t->advs, sizeof(struct rp_ext_adv), RP_ADVS_SHIFT, &t->slabs);
+    pool_init(&t->sigs, sizeof(struct rp_ext_sig), RP_SIGS_SHIFT, &t->slabs);
     return 0;
 }
 
@@ -141,9 +223,8 @@ void rp_ctable_fini(struct rp_ctable *t)
     pool_fini(&t->talks);
     pool_fini(&t->advs);
     pool_fini(&t->sigs);
-    for (uint32_t i = 0; i < t->n_arena; i++)
-        free(t->arena[i]);
-    free(t->arena);
+    free(t->arena); /* (its chunks are in the slabs) */
+    slabs_fini(&t->slabs);
     memset(t, 0, sizeof(*t));
 }
 
@@ -291,7 +372,7 @@ uint32_t rp_ctable_intern(struct rp_ctable *t, const char *bytes, size_t len)
             t->arena = a;
             t->cap_arena = nc;
         }
-        char *c = malloc(chunk_size);
+        char *c = slab_alloc(&t->slabs, chunk_size);
         if (!c)
             return RP_NONE32;
         t->arena[t->n_arena++] = c;
@@ -414,6 +495,6 @@ size_t rp_ctable_bytes(const struct rp_ctable *t)
 {
     return t->cap * sizeof(*t->slots) + pool_bytes(&t->recs) + pool_bytes(&t->exts) +
            pool_bytes(&t->buys) + pool_bytes(&t->talks) + pool_bytes(&t->advs) +
-           pool_bytes(&t->sigs) + (size_t)t->n_arena * (1u << RP_ARENA_SHIFT) +
-           t->cap_arena * sizeof(char *);
+           pool_bytes(&t->sigs) + t->slabs.bytes +
+           t->slabs.cap * (sizeof(char *) + sizeof(uint32_t)) + t->cap_arena * sizeof(char *);
 }

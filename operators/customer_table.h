@@ -131,13 +131,22 @@ struct rp_ext_adv {
     double acts[RP_ACT__COUNT];
 };
 
+/** 2 MiB regions (huge pages) that the chunks smaller than that are carved from. */
+struct rp_slabs {
+    char **base;
+    uint32_t *used; /* bytes handed out of each */
+    uint32_t n, cap;
+    size_t bytes; /* all slabs together */
+};
+
 /** A pool of fixed-size elements in chunks; index 0 is reserved for "none". */
 struct rp_pool {
     void **chunks;
     uint32_t n_chunks, cap_chunks;
     uint32_t count; /* elements handed out, index 0 included */
     uint32_t elem_size;
-    unsigned shift; /* elements per chunk = 1 << shift */
+    unsigned shift;         /* elements per chunk = 1 << shift */
+    struct rp_slabs *slabs; /* where chunks come from (NULL: chunks of 2 MiB and more) */
 };
 
 struct rp_ctable {
@@ -145,6 +154,7 @@ struct rp_ctable {
     size_t cap;      /* number of slots */
     struct rp_pool recs;
     struct rp_pool exts, buys, talks, advs, sigs;
+    struct rp_slabs slabs; /* the chunks of the extension pools and of the arena */
     char **arena;
     uint32_t n_arena, cap_arena;
     uint32_t arena_used; /* bytes used in the last arena chunk */
