@@ -87,35 +87,30 @@ static void *slab_alloc(struct rp_slabs *s, size_t bytes)
     if (bytes > HUGE_PAGE)
         return NULL;
     for (uint32_t i = s->n; i-- > 0;) {
-        if (HUGE_PAGE - s->used[i] >= bytes) {
-            char *p = s->base[i] + s->used[i];
-            s->used[i] += (uint32_t)bytes;
+        struct rp_slab *b = &s->slab[i];
+        if (HUGE_PAGE - b->used >= bytes) {
+            char *p = b->base + b->used;
+            b->used += (uint32_t)bytes;
             return p;
         }
     }
     if (s->n == s->cap) {
         uint32_t nc = s->cap ? s->cap * 2 : 16;
-        char **b = realloc(s->base, nc * sizeof(*b));
-        if (!b)
+        struct rp_slab *a = realloc(s->slab, nc * sizeof(*a));
+        if (!a)
             return NULL;
-        s->base = b;
-        uint32_t *u = realloc(s->used, nc * sizeof(*u));
-        if (!u)
-            return NULL;
-        s->used = u;
+        s->slab = a;
         s->cap = nc;
     }
 #ifdef RP_ASAN
-    /* (a slab per chunk: AddressSanitizer then sees where each chunk ends) */
-    size_t size = bytes;
+    size_t size = bytes, used = HUGE_PAGE; /* (a slab per chunk: ASan sees where each ends) */
 #else
-    size_t size = HUGE_PAGE;
+    size_t size = HUGE_PAGE, used = bytes;
 #endif
     char *p = big_zalloc(size);
     if (!p)
         return NULL;
-    s->base[s->n] = p;
-    s->used[s->n++] = (uint32_t)(size == bytes ? HUGE_PAGE : bytes); /* (full, or in use) */
+    s->slab[s->n++] = (struct rp_slab){p, (uint32_t)used};
     s->bytes += size;
     return p;
 }
@@ -123,13 +118,8 @@ static void *slab_alloc(struct rp_slabs *s, size_t bytes)
 static void slabs_fini(struct rp_slabs *s)
 {
     for (uint32_t i = 0; i < s->n; i++)
-#ifdef RP_ASAN
-        free(s->base[i]);
-#else
-        big_free(s->base[i], HUGE_PAGE);
-#endif
-    free(s->base);
-    free(s->used);
+        big_free(s->slab[i].base, HUGE_PAGE);
+    free(s->slab);
     memset(s, 0, sizeof(*s));
 }
 
@@ -495,6 +485,6 @@ size_t rp_ctable_bytes(const struct rp_ctable *t)
 {
     return t->cap * sizeof(*t->slots) + pool_bytes(&t->recs) + pool_bytes(&t->exts) +
            pool_bytes(&t->buys) + pool_bytes(&t->talks) + pool_bytes(&t->advs) +
-           pool_bytes(&t->sigs) + t->slabs.bytes +
-           t->slabs.cap * (sizeof(char *) + sizeof(uint32_t)) + t->cap_arena * sizeof(char *);
+           pool_bytes(&t->sigs) + t->slabs.bytes + t->slabs.cap * sizeof(struct rp_slab) +
+           t->cap_arena * sizeof(char *);
 }

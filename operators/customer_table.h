@@ -132,9 +132,12 @@ struct rp_ext_adv {
 };
 
 /** 2 MiB regions (huge pages) that the chunks smaller than that are carved from. */
+struct rp_slab {
+    char *base;
+    uint32_t used; /* bytes handed out */
+};
 struct rp_slabs {
-    char **base;
-    uint32_t *used; /* bytes handed out of each */
+    struct rp_slab *slab;
     uint32_t n, cap;
     size_t bytes; /* all slabs together */
 };
