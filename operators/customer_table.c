@@ -248,6 +248,14 @@ uint32_t rp_ctable_find(const struct rp_ctable *t, const char *bytes, size_t len
     }
 }
 
+/* End (exclusive) of the index lines that stage 0 fetches for home slot i: its own line, and the
+ * next one unless i starts its line. */
+static inline size_t fetched_end(size_t i, size_t cap)
+{
+    size_t end = (i | 7) + 1 + ((i & 7) >= 2 ? 8 : 0);
+    return end < cap ? end : cap;
+}
+
 uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h)
 {
     /* The slot's line (and the next one unless the home slot starts its line) is in cache after
@@ -255,9 +263,9 @@ uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h)
      * entry is usually a slot or two further; with the home line alone, 14 % of the lookups of
      * known customers in bench_pipeline found nothing (no record prefetched), with both 5 %. */
     size_t i = home_slot(h, t->cap);
-    size_t end = (i | 7) + 1 + ((i & 7) >= 2 ? 8 : 0);
+    size_t end = fetched_end(i, t->cap);
     uint32_t tag = (uint32_t)(h >> 32);
-    for (; i < end && i < t->cap; i++) {
+    for (; i < end; i++) {
         uint64_t s = t->slots[i];
         if (s == 0)
             return RP_NONE32; /* a new customer: nothing to fetch */
@@ -286,8 +294,8 @@ void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
     if (stage == 0) {
         size_t i = home_slot(h, t->cap);
         __builtin_prefetch(&t->slots[i]);
-        if ((i & 7) >= 2 && i + 8 < t->cap) /* a displaced entry may be in the next line */
-            __builtin_prefetch(&t->slots[i + 8]);
+        if (fetched_end(i, t->cap) > (i | 7) + 1) /* a displaced entry may be in the next line */
+            __builtin_prefetch(&t->slots[(i | 7) + 1]);
     } else if (stage == 1)
         rp_ctable_prefetch_find(t, h);
     else

@@ -169,14 +169,9 @@ struct rp_ctable {
 int rp_ctable_init(struct rp_ctable *t, size_t expected);
 void rp_ctable_fini(struct rp_ctable *t);
 
-static inline void *rp_pool_at(const struct rp_pool *p, uint32_t i)
-{
-    return (char *)p->chunks[i >> p->shift] + (size_t)(i & ((1u << p->shift) - 1)) * p->elem_size;
-}
-
 /* Elements per chunk (1 << shift) of the table's pools, fixed so that the typed accessors below
- * compile to a shift, a mask and a constant multiply: rp_pool_at reads the shift and the element
- * size from the pool and multiplies, and the operators make about 25 such lookups per event. */
+ * compile to a shift, a mask and a constant multiply (reading the shift and the element size from
+ * the pool and multiplying cost more, at about 25 such lookups per event). */
 #define RP_RECS_SHIFT  15 /* 2 MiB chunks of records: one huge page each */
 #define RP_EXTS_SHIFT  14
 #define RP_BUYS_SHIFT  14
@@ -225,8 +220,7 @@ void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage);
 
 /** Stage 1 of the above on its own: prefetches the record of the first probe that carries the
  * tag of `h` and returns its index (RP_NONE32: none in the lines stage 0 fetched, e.g. a new
- * customer), so
- * that stages 2 and 3 (rp_ctable_prefetch_idx) need not look for it again. */
+ * customer), so that stages 2 and 3 (rp_ctable_prefetch_idx) need not look for it again. */
 uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h);
 /** Stages 2 and 3 for the record rp_ctable_prefetch_find returned (RP_NONE32: nothing). */
 void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t idx, int stage);
