@@ -38,7 +38,7 @@ void rp_timers_fini(struct rp_timers *tm)
             free(tm->slots[i].a);
     free(tm->slots);
     free(tm->far);
-    free(tm->deferred.a);
+    free(tm->pending);
     free(tm->scratch);
     memset(tm, 0, sizeof(*tm));
 }
@@ -50,8 +50,7 @@ static int vec_push(struct rp_timers *tm, struct rp_timer_vec *v, uint32_t x)
         uint32_t *a = realloc(v->a, nc * sizeof(*a));
         if (!a)
             return -1;
-        if (v != &tm->deferred)
-            tm->vec_bytes += (size_t)(nc - v->cap) * sizeof(*a);
+        tm->vec_bytes += (size_t)(nc - v->cap) * sizeof(*a);
         v->a = a;
         v->cap = nc;
     }
@@ -96,8 +95,12 @@ static int ensure(struct rp_timers *tm, struct rp_ctable *t, uint32_t idx)
     int64_t m = minute_of(c->due_ms);
     if (tm->started && m < tm->cur_min)
         m = tm->cur_min;
-    if (c->filed_min != RP_NONE32 && (int64_t)c->filed_min <= m)
+    if (c->filed_min != RP_NONE32 && (int64_t)c->filed_min <= m &&
+        !(tm->started && m == tm->cur_min && c->filed_min == (uint32_t)m))
         return 0; /* an earlier entry will pop first and re-file if needed */
+    /* (Due within the current minute with an entry filed there: that entry may wait among the
+     * pending under an older, later due. Another one is filed; the one left over finds the due
+     * moved on when it pops, as any stale entry.) */
     return file(tm, t, idx, m);
 }
 
@@ -190,30 +193,80 @@ static void sort_keys(struct rp_timer_key *k, size_t n)
     }
 }
 
-/* Pops every entry of minute m's slot; fires the customers due at or before W. */
+/* The pending heap: push and pop of a binary min-heap by (due, record index). */
+static void pending_push(struct rp_timers *tm, struct rp_timer_key key)
+{
+    if (tm->n_pending == tm->cap_pending) {
+        size_t nc = tm->cap_pending ? tm->cap_pending * 2 : 256;
+        struct rp_timer_key *h = realloc(tm->pending, nc * sizeof(*h));
+        if (!h)
+            abort(); /* cannot keep the timer invariant without it */
+        tm->pending = h;
+        tm->cap_pending = nc;
+    }
+    struct rp_timer_key *h = tm->pending;
+    size_t i = tm->n_pending++;
+    while (i > 0 && key_less(&key, &h[(i - 1) / 2])) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = key;
+}
+
+static uint32_t pending_pop(struct rp_timers *tm)
+{
+    struct rp_timer_key *h = tm->pending;
+    uint32_t top = h[0].cust;
+    struct rp_timer_key last = h[--tm->n_pending];
+    size_t n = tm->n_pending, i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1;
+        if (l >= n)
+            break;
+        if (l + 1 < n && key_less(&h[l + 1], &h[l]))
+            l++;
+        if (!key_less(&h[l], &last))
+            break;
+        h[i] = h[l];
+        i = l;
+    }
+    h[i] = last;
+    return top;
+}
+
+static void scratch_reserve(struct rp_timers *tm, size_t n)
+{
+    if (n <= tm->cap_scratch)
+        return;
+    size_t nc = tm->cap_scratch ? tm->cap_scratch : 1024;
+    while (nc < n)
+        nc *= 2;
+    struct rp_timer_key *s = realloc(tm->scratch, nc * sizeof(*s));
+    if (!s)
+        abort();
+    tm->scratch = s;
+    tm->cap_scratch = nc;
+}
+
+/* Pops the entries of minute m's slot, and the pending ones due by W; fires the customers due at
+ * or before W. m is the current minute: what is not due yet but due within it is kept pending. */
 static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, int64_t W,
                          rp_timer_fire_fn fire, void *opaque)
 {
     struct rp_timer_vec *v = &tm->slots[m & WHEEL_MASK];
-    int64_t next_due = INT64_MAX;
-    tm->deferred.n = 0; /* not due yet but due within this same minute: stays in the slot */
-    while (v->n) {
-        /* Take the array: firing may file new entries into this very slot. */
+    while (v->n || (tm->n_pending && tm->pending[0].due_ms <= W)) {
+        /* Take the array (firing may file new entries into this very slot), then the pending
+         * entries that fell due. */
         size_t n = v->n;
-        if (n > tm->cap_scratch) {
-            size_t nc = tm->cap_scratch ? tm->cap_scratch : 1024;
-            while (nc < n)
-                nc *= 2;
-            struct rp_timer_key *s = realloc(tm->scratch, nc * sizeof(*s));
-            if (!s)
-                abort();
-            tm->scratch = s;
-            tm->cap_scratch = nc;
-        }
+        scratch_reserve(tm, n);
         for (size_t i = 0; i < n; i++)
             tm->scratch[i].cust = v->a[i];
         v->n = 0;
         tm->in_slots -= n;
+        while (tm->n_pending && tm->pending[0].due_ms <= W) {
+            scratch_reserve(tm, n + 1);
+            tm->scratch[n++].cust = pending_pop(tm);
+        }
         /* Scattered records: fetched a window ahead. (All at once floods the caches: a slot
          * can hold tens of thousands of entries, as silence checkpoints cluster on the same
          * minute, and the first records fetched are evicted before they are read.) */
@@ -230,11 +283,8 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
             if (c->due_ms <= W) {
                 tm->scratch[k++] = (struct rp_timer_key){.due_ms = c->due_ms, .cust = idx};
             } else if (minute_of(c->due_ms) <= m) {
-                if (c->due_ms < next_due)
-                    next_due = c->due_ms;
                 if (c->filed_min == RP_NONE32) {
-                    if (vec_push(tm, &tm->deferred, idx))
-                        abort();
+                    pending_push(tm, (struct rp_timer_key){.due_ms = c->due_ms, .cust = idx});
                     c->filed_min = (uint32_t)m;
                 }
             } else if (ensure(tm, t, idx)) {
@@ -268,18 +318,13 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
     }
     /* A popped slot is not used again before a revolution (45 days of event time): give its
      * array back, so that memory follows the live entries, not the busiest minute ever. */
-    if (v->cap > 16 || (tm->deferred.n == 0 && v->cap)) {
+    if (v->cap > 16 || (tm->n_pending == 0 && v->cap)) {
         tm->vec_bytes -= (size_t)v->cap * sizeof(uint32_t);
         free(v->a);
         v->a = NULL;
         v->cap = 0;
     }
-    for (uint32_t i = 0; i < tm->deferred.n; i++)
-        if (vec_push(tm, v, tm->deferred.a[i]))
-            abort();
-    tm->in_slots += tm->deferred.n;
     tm->cur_dirty = 0;
-    tm->cur_next_due = next_due;
 }
 
 void rp_timers_advance(struct rp_timers *tm, struct rp_ctable *t, int64_t W, rp_timer_fire_fn fire,
@@ -300,10 +345,11 @@ void rp_timers_advance(struct rp_timers *tm, struct rp_ctable *t, int64_t W, rp_
         return;
     /* The common case in a stream: the watermark moves within the minute already processed,
      * nothing new was filed there and nothing left there is due yet. */
-    if (target == tm->cur_min && !tm->cur_dirty && W < tm->cur_next_due)
+    if (target == tm->cur_min && !tm->cur_dirty &&
+        (tm->n_pending == 0 || W < tm->pending[0].due_ms))
         return;
     for (;;) {
-        if (tm->in_slots == 0 && tm->cur_min < target) {
+        if (tm->in_slots == 0 && tm->n_pending == 0 && tm->cur_min < target) {
             /* Nothing in the ring: jump to the next half revolution (or the target). */
             int64_t next_mig = (tm->cur_min | (HALF_REV - 1)) + 1;
             tm->cur_min = tm->n_far == 0 || next_mig > target ? target : next_mig;
@@ -314,6 +360,7 @@ void rp_timers_advance(struct rp_timers *tm, struct rp_ctable *t, int64_t W, rp_
         process_slot(tm, t, tm->cur_min, W, fire, opaque);
         if (tm->cur_min >= target)
             break;
+        assert(tm->n_pending == 0); /* (the minute is over: all of it was due) */
         tm->cur_min++;
         if (tm->cur_min % HALF_REV == 0)
             migrate(tm);
@@ -323,5 +370,5 @@ void rp_timers_advance(struct rp_timers *tm, struct rp_ctable *t, int64_t W, rp_
 size_t rp_timers_bytes(const struct rp_timers *tm)
 {
     return RP_WHEEL_SLOTS * sizeof(*tm->slots) + tm->vec_bytes + tm->cap_far * sizeof(*tm->far) +
-           tm->deferred.cap * sizeof(uint32_t) + tm->cap_scratch * sizeof(*tm->scratch);
+           tm->cap_pending * sizeof(*tm->pending) + tm->cap_scratch * sizeof(*tm->scratch);
 }

@@ -47,13 +47,16 @@ struct rp_timers {
     struct rp_timer_vec *slots; /* RP_WHEEL_SLOTS arrays of record indexes */
     struct rp_timer_far *far;   /* entries due beyond the ring */
     size_t n_far, cap_far;
-    int64_t cur_min;      /* minute being processed; entries before it have popped */
-    int started;          /* cur_min is set (at the first advance) */
-    int cur_dirty;        /* something was filed into cur_min's slot since it was processed */
-    int64_t cur_next_due; /* earliest due left in cur_min's slot when it was processed */
+    int64_t cur_min; /* minute being processed; entries before it have popped */
+    int started;     /* cur_min is set (at the first advance) */
+    int cur_dirty;   /* something was filed into cur_min's slot since it was processed */
     size_t in_slots;
     size_t vec_bytes; /* capacity of the slot arrays, in bytes */
-    struct rp_timer_vec deferred;
+    /* The entries of cur_min that were popped but are not due yet (due later in that minute,
+     * past the watermark): a binary min-heap by (due, record index), so that each watermark
+     * step within the minute pops only what fell due, not the whole slot again. */
+    struct rp_timer_key *pending;
+    size_t n_pending, cap_pending;
     struct rp_timer_key *scratch; /* the slot being processed, then its due entries sorted */
     size_t cap_scratch;
 };

@@ -95,3 +95,60 @@ Test(timers, many_customers_over_years)
     for (size_t i = 1; i < n_fired; i++)
         cr_expect(fired_at[i - 1] <= fired_at[i]);
 }
+
+/* The current minute's entries that are not due yet wait in the pending heap; the watermark
+ * steps through that minute a second at a time, and dues move while they wait there: earlier
+ * within the minute (the entry waits under its old, later due), later within it, to the next
+ * minute, and away. Every check fires at the first step that reaches its due, never before. */
+Test(timers, watermark_steps_within_a_minute_fire_each_due_on_time)
+{
+    enum { N = 60 };
+    uint32_t id[N];
+    int64_t due[N]; /* the due each customer has now (INT64_MAX once fired or dropped) */
+    int64_t m0 = T0 + RP_MS_HOUR;
+    for (int i = 0; i < N; i++) {
+        id[i] = cust(i);
+        due[i] = m0 + (int64_t)((i * 37) % N) * 1000 + 500; /* spread over the minute */
+        rp_timers_schedule(&tm, &table, id[i], due[i]);
+    }
+    int64_t moved_earlier = -1, moved_later = -1, moved_next = -1, dropped = -1;
+    for (int64_t w = m0 - 1000; w <= m0 + 2 * RP_MS_MIN; w += 1000) {
+        if (w == m0 + 10000) {
+            /* all four wait in the pending heap now (due after w, within the minute) */
+            for (int i = 0;
+                 i < N && (moved_earlier < 0 || moved_later < 0 || moved_next < 0 || dropped < 0);
+                 i++) {
+                int64_t d = due[i];
+                if (d < m0 + 40000 || d == INT64_MAX)
+                    continue;
+                if (moved_earlier < 0)
+                    moved_earlier = i, due[i] = m0 + 15200;
+                else if (moved_later < 0)
+                    moved_later = i, due[i] = d + 9000 < m0 + RP_MS_MIN ? d + 9000 : d + 1;
+                else if (moved_next < 0)
+                    moved_next = i, due[i] = m0 + RP_MS_MIN + 30000;
+                else
+                    dropped = i, due[i] = INT64_MAX;
+                rp_timers_schedule(&tm, &table, id[i], due[i]);
+            }
+            cr_assert(dropped >= 0);
+        }
+        size_t before = n_fired;
+        rp_timers_advance(&tm, &table, w, fire, NULL);
+        for (size_t f = before; f < n_fired; f++) {
+            int i = 0;
+            while (i < N && id[i] != fired[f])
+                i++;
+            cr_assert(i < N);
+            cr_expect_eq(fired_at[f], due[i], "customer %d fired at its due", i);
+            cr_expect(due[i] <= w && due[i] > w - 1000, "customer %d fired at the first step", i);
+            if (f > before)
+                cr_expect(fired_at[f - 1] <= fired_at[f], "due order within a step");
+            due[i] = INT64_MAX;
+        }
+        for (int i = 0; i < N; i++)
+            cr_expect(due[i] > w, "customer %d due %lld not fired by %lld", i, (long long)due[i],
+                      (long long)w);
+    }
+    cr_expect_eq(n_fired, N - 1, "all but the dropped one fired once (%zu)", n_fired);
+}
