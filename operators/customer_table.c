@@ -338,9 +338,17 @@ void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t idx, int stage)
     if (idx == RP_NONE32)
         return;
     const struct rp_cust *c = rp_ctable_rec(t, idx);
-    if (stage == 2) /* the record is in cache: its cid bytes, and its extension links */
-        __builtin_prefetch(t->arena[c->cid_off >> RP_ARENA_SHIFT] +
-                           (c->cid_off & ((1u << RP_ARENA_SHIFT) - 1)));
+    if (stage == 2) { /* the record is in cache: its cid bytes, and its extension links */
+        /* Both lines that the cid comparison can touch: glibc's vector memcmp reads a whole
+         * 32-byte vector (masked) from the first byte, so the line after the string's is read
+         * whenever the vector crosses into it, short as the cid may be: about half the time.
+         * With the first line alone, the comparison in rp_ctable_upsert missed the cache that
+         * often, 4 % of bench_pipeline's time at 1 M and 10 M customers. */
+        const char *cid =
+            t->arena[c->cid_off >> RP_ARENA_SHIFT] + (c->cid_off & ((1u << RP_ARENA_SHIFT) - 1));
+        __builtin_prefetch(cid);
+        __builtin_prefetch(cid + 32);
+    }
     rp_ctable_prefetch_rec(t, idx, stage == 2 ? 0 : 1);
 }
 
