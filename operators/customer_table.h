@@ -225,8 +225,9 @@ uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h);
 /** Stages 2 and 3 for the record rp_ctable_prefetch_find returned (RP_NONE32: nothing). */
 void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t idx, int stage);
 
-/** Cache hints for record `idx` (whose line is in cache): stage 0 its extension links, stage 1
- * (links in cache) the extensions. */
+/** Cache hints for record `idx` (whose line is in cache): stage 0 loads its extension links
+ * (a load, not a prefetch: customer_table.c says why), stage 1 (links in cache) prefetches the
+ * extensions. */
 void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage);
 
 /** Copies a string (1..64 bytes) into the arena; returns its offset or RP_NONE32. */
