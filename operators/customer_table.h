@@ -166,6 +166,8 @@ struct rp_ctable {
 
 #define RP_ARENA_SHIFT 20 /* 1 MiB arena chunks */
 
+/** Sizes the index for `expected` customers and faults it in with the records for that many
+ * (customer_table.c: unless that would take more than half the machine's memory). */
 int rp_ctable_init(struct rp_ctable *t, size_t expected);
 void rp_ctable_fini(struct rp_ctable *t);
 

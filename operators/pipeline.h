@@ -62,8 +62,9 @@ struct rp_pipeline_stats {
 };
 
 /**
- * Creates a pipeline. `cfg` is copied. `expected_customers` sizes the table (it grows anyway).
- * Returns NULL and fills errstr on failure.
+ * Creates a pipeline. `cfg` is copied. `expected_customers` sizes the table (it grows anyway);
+ * the index and the records for that many are faulted in here, off the event path (unless they
+ * would take more than half the machine's memory). Returns NULL and fills errstr on failure.
  */
 struct rp_pipeline *rp_pipeline_create(const struct rp_scoring_config *cfg,
                                        const struct rp_pipeline_hooks *hooks,
