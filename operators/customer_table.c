@@ -164,28 +164,32 @@ static void pool_fini(struct rp_pool *p)
     memset(p, 0, sizeof(*p));
 }
 
+/* Appends one zeroed chunk to a pool; returns it, or NULL when out of memory. */
+static void *pool_add_chunk(struct rp_pool *p)
+{
+    if (p->n_chunks == p->cap_chunks) {
+        uint32_t nc = p->cap_chunks ? p->cap_chunks * 2 : 16;
+        void **c = realloc(p->chunks, nc * sizeof(*c));
+        if (!c)
+            return NULL;
+        p->chunks = c;
+        p->cap_chunks = nc;
+    }
+    /* Records are 64 bytes: chunks are cache-line aligned so that each record is one line. */
+    size_t bytes = (size_t)p->elem_size << p->shift;
+    void *mem = p->slabs ? slab_alloc(p->slabs, bytes) : big_zalloc(bytes);
+    if (mem)
+        p->chunks[p->n_chunks++] = mem;
+    return mem;
+}
+
 uint32_t rp_pool_alloc(struct rp_pool *p)
 {
     uint32_t i = p->count;
     if (i == RP_NONE32)
         return 0;
-    uint32_t chunk = i >> p->shift;
-    if (chunk >= p->n_chunks) {
-        if (p->n_chunks == p->cap_chunks) {
-            uint32_t nc = p->cap_chunks ? p->cap_chunks * 2 : 16;
-            void **c = realloc(p->chunks, nc * sizeof(*c));
-            if (!c)
-                return 0;
-            p->chunks = c;
-            p->cap_chunks = nc;
-        }
-        /* Records are 64 bytes: chunks are cache-line aligned so that each record is one line. */
-        size_t bytes = (size_t)p->elem_size << p->shift;
-        void *mem = p->slabs ? slab_alloc(p->slabs, bytes) : big_zalloc(bytes);
-        if (!mem)
-            return 0;
-        p->chunks[p->n_chunks++] = mem;
-    }
+    if ((i >> p->shift) >= p->n_chunks && !pool_add_chunk(p))
+        return 0;
     p->count++; /* (zero: chunks are zeroed when allocated, and no element is handed out twice) */
     return i;
 }
@@ -195,22 +199,13 @@ uint32_t rp_pool_alloc(struct rp_pool *p)
 static int pool_reserve(struct rp_pool *p, size_t n)
 {
     size_t per = (size_t)1 << p->shift, bytes = (size_t)p->elem_size << p->shift;
-    size_t want = (n + per - 1) / per;
-    if (p->slabs || want > UINT32_MAX)
+    if (p->slabs || (n + per - 1) / per > UINT32_MAX)
         return -1;
-    if (want > p->cap_chunks) {
-        void **c = realloc(p->chunks, want * sizeof(*c));
-        if (!c)
-            return -1;
-        p->chunks = c;
-        p->cap_chunks = (uint32_t)want;
-    }
-    while (p->n_chunks < want) {
-        void *mem = big_zalloc(bytes);
+    while ((size_t)p->n_chunks * per < n) {
+        void *mem = pool_add_chunk(p);
         if (!mem)
             return -1;
         prefault(mem, bytes);
-        p->chunks[p->n_chunks++] = mem;
     }
     return 0;
 }
