@@ -369,13 +369,21 @@ static double churn_bound_ex(const struct rp_scoring_config *cfg, const struct r
          * the long rate predicts, E(t) = L(t) / win_l(t) * win_s(t), only falls: d ln E / dt =
          * -ln2/h_l + g(h_s) - g(h_l) with g(h) = (ln2/h) / (2^(T/h) - 1) = (1/T) u / (e^u - 1),
          * u = T ln2 / h, and u / (e^u - 1) falls as u grows, so g(h_s) <= g(h_l). Its largest
-         * value is at `after` (a hair more, for rounding). */
+         * value that counts is at `after`, or where the drop starts to count if that is later
+         * (a hair more, for rounding). */
         double hs = (double)cfg->half_life_short_ms, hl = (double)cfg->half_life_long_ms;
         if (!bc->have_e) {
-            double tenure = (double)(after - (int64_t)c->first_day * RP_MS_DAY);
-            double tl = tenure > 0 ? tenure : 0;
+            /* (before 2 short half-lives of tenure there is no drop: E from there on) */
+            int64_t first = (int64_t)c->first_day * RP_MS_DAY;
+            int64_t from = first + 2 * cfg->half_life_short_ms;
+            double L = s->eng_long; /* (the long sum at `after`, decayed to `from` if later) */
+            if (from > after)
+                L *= rp_exp2(-(double)(from - after) / hl);
+            else
+                from = after;
+            double tl = (double)(from - first);
             double win_l = hl * (1.0 - rp_exp2(-tl / hl)), win_s = hs * (1.0 - rp_exp2(-tl / hs));
-            bc->e_max = win_l > 0 ? s->eng_long / win_l * win_s * (1.0 + 1e-9) : INFINITY;
+            bc->e_max = win_l > 0 ? L / win_l * win_s * (1.0 + 1e-9) : INFINITY;
             bc->have_e = true;
         }
         double e_max = bc->e_max;
