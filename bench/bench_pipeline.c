@@ -260,10 +260,10 @@ static void build_stream(struct buf *b, uint64_t n_customers, uint64_t n_events)
 struct sink {
     uint8_t out[RP_SIGNAL_ENCODED_MAX];
     uint64_t signals, bytes;
-    uint64_t digest;     /* chained XXH64 of every encoded signal, in emission order */
-    uint64_t set_digest; /* sum of their XXH64s: the same for the same signals in any order */
+    uint64_t digest;        /* chained XXH64 of every encoded signal, in emission order */
+    uint64_t set_digest;    /* sum of their XXH64s: the same for the same signals in any order */
     uint64_t noprev_digest; /* the same sum with previous_score left out (set to 0) */
-    bool check;          /* RP_BENCH_STATE: the second digest too (not part of the pipeline) */
+    bool check;             /* RP_BENCH_STATE: the second digest too (not part of the pipeline) */
 };
 
 static void view_digest(void *opaque, const struct rp_customer_view *v)
