@@ -48,7 +48,9 @@ static void *big_zalloc(size_t bytes)
         return p;
     }
 #endif
-    void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    /* (2 MiB-aligned from 2 MiB up here too: a record's links are found from its address) */
+    size_t align = bytes >= HUGE_PAGE ? HUGE_PAGE : 64;
+    void *p = aligned_alloc(align, (bytes + align - 1) & ~(align - 1));
     if (p)
         memset(p, 0, bytes);
     return p;
@@ -95,8 +97,7 @@ static void big_free(void *p, size_t bytes)
  * slab per pool, or 2 MiB chunks, would leave up to 2 MiB unused per pool (10 bytes per
  * customer at 1 M); shared slabs leave at most one partly used. Slabs are freed with the table.
  */
-_Static_assert(((size_t)sizeof(struct rp_ext) << RP_EXTS_SHIFT) <= HUGE_PAGE &&
-                   ((size_t)sizeof(struct rp_ext_buy) << RP_BUYS_SHIFT) <= HUGE_PAGE &&
+_Static_assert(((size_t)sizeof(struct rp_ext_buy) << RP_BUYS_SHIFT) <= HUGE_PAGE &&
                    ((size_t)sizeof(struct rp_ext_talk) << RP_TALKS_SHIFT) <= HUGE_PAGE &&
                    ((size_t)sizeof(struct rp_ext_adv) << RP_ADVS_SHIFT) <= HUGE_PAGE &&
                    ((size_t)sizeof(struct rp_ext_sig) << RP_SIGS_SHIFT) <= HUGE_PAGE &&
@@ -151,6 +152,7 @@ static int pool_init(struct rp_pool *p, size_t elem_size, unsigned shift, struct
     p->elem_size = (uint32_t)elem_size;
     p->shift = shift;
     p->count = 1; /* index 0 means "none" */
+    p->per_chunk = 1u << shift;
     p->slabs = slabs;
     return 0;
 }
@@ -175,9 +177,11 @@ static void *pool_add_chunk(struct rp_pool *p)
         p->chunks = c;
         p->cap_chunks = nc;
     }
-    /* Records are 64 bytes: chunks are cache-line aligned so that each record is one line. */
+    /* Records are 64 bytes: chunks are cache-line aligned so that each record is one line, and
+     * record chunks (big_zalloc) 2 MiB-aligned so that rp_ctable_links finds the chunk's end. */
     size_t bytes = (size_t)p->elem_size << p->shift;
     void *mem = p->slabs ? slab_alloc(p->slabs, bytes) : big_zalloc(bytes);
+    assert(p->slabs || !mem || ((uintptr_t)mem & (bytes - 1)) == 0);
     if (mem)
         p->chunks[p->n_chunks++] = mem;
     return mem;
@@ -185,20 +189,23 @@ static void *pool_add_chunk(struct rp_pool *p)
 
 uint32_t rp_pool_alloc(struct rp_pool *p)
 {
-    uint32_t i = p->count;
-    if (i == RP_NONE32)
+    uint64_t i = p->count;
+    if ((i & ((1u << p->shift) - 1)) >= p->per_chunk) /* (the chunk's unused end: the next one) */
+        i = ((i >> p->shift) + 1) << p->shift;
+    if (i >= RP_NONE32 - 1)
         return 0;
     if ((i >> p->shift) >= p->n_chunks && !pool_add_chunk(p))
         return 0;
-    p->count++; /* (zero: chunks are zeroed when allocated, and no element is handed out twice) */
-    return i;
+    /* (zero: chunks are zeroed when allocated, and no element is handed out twice) */
+    p->count = (uint32_t)i + 1;
+    return (uint32_t)i;
 }
 
 /* Allocates and faults in the chunks for elements [0, n) of a pool whose chunks are 2 MiB or
  * more (the records). */
 static int pool_reserve(struct rp_pool *p, size_t n)
 {
-    size_t per = (size_t)1 << p->shift, bytes = (size_t)p->elem_size << p->shift;
+    size_t per = p->per_chunk, bytes = (size_t)p->elem_size << p->shift;
     if (p->slabs || (n + per - 1) / per > UINT32_MAX)
         return -1;
     while ((size_t)p->n_chunks * per < n) {
@@ -238,11 +245,13 @@ int rp_ctable_init(struct rp_ctable *t, size_t expected)
     if (!t->slots)
         return -1;
     pool_init(&t->recs, sizeof(struct rp_cust), RP_RECS_SHIFT, NULL); /* 2 MiB chunks */
+    t->recs.per_chunk = RP_RECS_PER_CHUNK; /* (the rest of a chunk: its records' links) */
     /* What is sized by the expected count, the index and the records, is faulted in now (the
      * cid arena and the extensions grow with what customers do), unless that would take more
      * than half the machine's memory: an expected count set far too high then costs address
      * space only, as before, not an out-of-memory kill at start. */
-    size_t recs = (expected + 1) * sizeof(struct rp_cust); /* (record 0 is the pools' "none") */
+    /* (record 0 is the pools' "none"; each chunk also holds its records' links) */
+    size_t recs = (expected / RP_RECS_PER_CHUNK + 1) * RP_RECS_CHUNK_BYTES;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages > 0 && page > 0 &&
         t->cap * sizeof(*t->slots) + recs <= (size_t)pages / 2 * (size_t)page) {
@@ -250,7 +259,6 @@ int rp_ctable_init(struct rp_ctable *t, size_t expected)
         if (pool_reserve(&t->recs, expected + 1))
             return -1;
     }
-    pool_init(&t->exts, sizeof(struct rp_ext), RP_EXTS_SHIFT, &t->slabs);
     pool_init(&t->buys, sizeof(struct rp_ext_buy), RP_BUYS_SHIFT, &t->slabs);
     pool_init(&t->talks, sizeof(struct rp_ext_talk), RP_TALKS_SHIFT, &t->slabs);
     pool_init(&t->advs, sizeof(struct rp_ext_adv), RP_ADVS_SHIFT, &t->slabs);
@@ -262,7 +270,6 @@ void rp_ctable_fini(struct rp_ctable *t)
 {
     big_free(t->slots, t->cap * sizeof(*t->slots));
     pool_fini(&t->recs);
-    pool_fini(&t->exts);
     pool_fini(&t->buys);
     pool_fini(&t->talks);
     pool_fini(&t->advs);
@@ -302,6 +309,53 @@ uint32_t rp_ctable_find(const struct rp_ctable *t, const char *bytes, size_t len
     }
 }
 
+/*
+ * Cache hints must survive GCC's interprocedural analysis, which counts a prefetch as no side
+ * effect (GCC 12's modref): a call to a function that only reads memory and prefetches, and
+ * returns nothing used, is deleted as dead. rp_ctable_prefetch's stage 1 had been deleted that
+ * way (it found the record and threw the index away), and so were the record and extension
+ * hints of the functions below when one called another. So the internal helpers are inlined
+ * before that analysis runs (always_inline: inlined early, their prefetches then stand in the
+ * caller's body, where they are kept), and the exported hints are kept out of it (noipa: a
+ * caller elsewhere, or a link-time optimiser, treats them as opaque calls).
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define RP_PREFETCHER __attribute__((noipa))
+#else
+#define RP_PREFETCHER
+#endif
+#define RP_HINT_INLINE static inline __attribute__((always_inline))
+
+/* Both cache lines of an element that straddles two (pool elements of 48, 56 or 64 bytes are not
+ * line-aligned: a prefetch of the first line alone misses the fields in the second). */
+RP_HINT_INLINE void prefetch_elem(const void *p, size_t size)
+{
+    __builtin_prefetch(p);
+    if ((((uintptr_t)p ^ ((uintptr_t)p + size - 1)) & ~(uintptr_t)63) != 0)
+        __builtin_prefetch((const char *)p + size - 1);
+}
+
+RP_HINT_INLINE void prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage)
+{
+    const struct rp_cust *c = rp_ctable_rec(t, idx);
+    const struct rp_links *l = rp_ctable_links(c);
+    if (stage == 0) {
+        /* The record and its links together: the links' address follows from the record's.
+         * (With the links in a pool of their own, addressed from the record, they could only be
+         * fetched once the record was in: in bench_pipeline's Zipf phase at 1 M customers a
+         * fifth of the time sat on that read, prefetched or loaded one stage earlier.) */
+        __builtin_prefetch(c);
+        prefetch_elem(l, sizeof(*l));
+        return;
+    }
+    if (l->buy)
+        prefetch_elem(rp_ctable_buy_at(t, l->buy), sizeof(struct rp_ext_buy));
+    if (l->talk)
+        prefetch_elem(rp_ctable_talk_at(t, l->talk), sizeof(struct rp_ext_talk));
+    if (l->adv)
+        prefetch_elem(rp_ctable_adv_at(t, l->adv), sizeof(struct rp_ext_adv));
+}
+
 /* End (exclusive) of the index lines that stage 0 fetches for home slot i: its own line, and the
  * next one unless i starts its line. */
 static inline size_t fetched_end(size_t i, size_t cap)
@@ -310,7 +364,7 @@ static inline size_t fetched_end(size_t i, size_t cap)
     return end < cap ? end : cap;
 }
 
-uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h)
+RP_PREFETCHER uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h)
 {
     /* The slot's line (and the next one unless the home slot starts its line) is in cache after
      * stage 0: look for the tag along the probe sequence as far as those lines go. A displaced
@@ -325,19 +379,19 @@ uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h)
             return RP_NONE32; /* a new customer: nothing to fetch */
         if ((uint32_t)(s >> 32) == tag) {
             uint32_t idx = (uint32_t)s - 1;
-            __builtin_prefetch(rp_ctable_rec(t, idx));
+            prefetch_rec(t, idx, 0);
             return idx;
         }
     }
     return RP_NONE32;
 }
 
-void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t idx, int stage)
+RP_PREFETCHER void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t idx, int stage)
 {
     if (idx == RP_NONE32)
         return;
     const struct rp_cust *c = rp_ctable_rec(t, idx);
-    if (stage == 2) { /* the record is in cache: its cid bytes, and its extension links */
+    if (stage == 2) { /* the record is in cache: its cid bytes (and, below, the extensions) */
         /* Both lines that the cid comparison can touch: glibc's vector memcmp reads a whole
          * 32-byte vector (masked) from the first byte, so the line after the string's is read
          * whenever the vector crosses into it, short as the cid may be: about half the time.
@@ -348,10 +402,10 @@ void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t idx, int stage)
         __builtin_prefetch(cid);
         __builtin_prefetch(cid + 32);
     }
-    rp_ctable_prefetch_rec(t, idx, stage == 2 ? 0 : 1);
+    prefetch_rec(t, idx, 1);
 }
 
-void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
+RP_PREFETCHER void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
 {
     if (stage == 0) {
         size_t i = home_slot(h, t->cap);
@@ -364,40 +418,9 @@ void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
         rp_ctable_prefetch_idx(t, rp_ctable_prefetch_find(t, h), stage);
 }
 
-/* Both cache lines of an element that straddles two (pool elements of 48, 56 or 64 bytes are not
- * line-aligned: a prefetch of the first line alone misses the fields in the second). */
-static inline void prefetch_elem(const void *p, size_t size)
+RP_PREFETCHER void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage)
 {
-    __builtin_prefetch(p);
-    if ((((uintptr_t)p ^ ((uintptr_t)p + size - 1)) & ~(uintptr_t)63) != 0)
-        __builtin_prefetch((const char *)p + size - 1);
-}
-
-void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage)
-{
-    const struct rp_cust *c = rp_ctable_rec(t, idx);
-    if (!c->ext)
-        return;
-    const struct rp_ext *e = rp_ctable_ext_ro(t, c);
-    if (stage == 0) {
-        /* The link is LOADED here, not prefetched (the value is thrown away). With a prefetch,
-         * the next stage's read of the link and the reads of the extensions after it still
-         * missed the cache: 40 % of the samples of bench_pipeline's Zipf phase at 1 M
-         * customers sat on those two reads. The load costs a stall here when it misses, two
-         * events ahead of need, and bench_pipeline ran 8 % faster at 1 M customers and 12 %
-         * at 10 M (ABBA pairs). Why the prefetch did not take is not pinned down (no hardware
-         * counters on the VM it was measured on; a software prefetch that needs a page walk
-         * may be dropped there); the same swap for the index, record or extension prefetches
-         * was slower, so it is made for this one only. */
-        __asm__ volatile("" ::"r"(*(const volatile uint32_t *)&e->buy));
-        return;
-    }
-    if (e->buy)
-        prefetch_elem(rp_ctable_buy_at(t, e->buy), sizeof(struct rp_ext_buy));
-    if (e->talk)
-        prefetch_elem(rp_ctable_talk_at(t, e->talk), sizeof(struct rp_ext_talk));
-    if (e->adv)
-        prefetch_elem(rp_ctable_adv_at(t, e->adv), sizeof(struct rp_ext_adv));
+    prefetch_rec(t, idx, stage);
 }
 
 static int grow(struct rp_ctable *t)
@@ -505,25 +528,10 @@ void rp_ctable_cid(const struct rp_ctable *t, const struct rp_cust *c, struct rp
     memcpy(out->bytes, s, out->len);
 }
 
-struct rp_ext *rp_ctable_ext(struct rp_ctable *t, struct rp_cust *c, bool create)
-{
-    if (!c->ext) {
-        if (!create)
-            return NULL;
-        uint32_t i = rp_pool_alloc(&t->exts);
-        if (!i)
-            return NULL;
-        c->ext = i;
-    }
-    return RP_POOL_ELEM(&t->exts, c->ext, struct rp_ext, RP_EXTS_SHIFT);
-}
-
 #define EXT_GETTER(name, field, pool, type)                                                        \
     type *name(struct rp_ctable *t, struct rp_cust *c, bool create)                                \
     {                                                                                              \
-        struct rp_ext *e = rp_ctable_ext(t, c, create);                                            \
-        if (!e)                                                                                    \
-            return NULL;                                                                           \
+        struct rp_links *e = rp_ctable_links(c);                                                   \
         if (!e->field) {                                                                           \
             if (!create)                                                                           \
                 return NULL;                                                                       \
@@ -542,28 +550,24 @@ EXT_GETTER(rp_ctable_adv, adv, advs, struct rp_ext_adv)
 
 struct rp_ext_sig *rp_ctable_sig(struct rp_ctable *t, struct rp_cust *c, bool create)
 {
-    struct rp_ext *e = rp_ctable_ext(t, c, create);
-    if (!e)
-        return NULL;
-    if (!e->sig) {
+    if (!c->sig) {
         if (!create)
             return NULL;
         uint32_t i = rp_pool_alloc(&t->sigs);
         if (!i)
             return NULL;
-        e->sig = i;
+        c->sig = i;
         struct rp_ext_sig *s = rp_ctable_sig_at(t, i);
         for (int k = 0; k < RP_KIND__COUNT; k++)
             s->last_enter_ms[k] = INT64_MIN;
         return s;
     }
-    return rp_ctable_sig_at(t, e->sig);
+    return rp_ctable_sig_at(t, c->sig);
 }
 
 size_t rp_ctable_bytes(const struct rp_ctable *t)
 {
-    return t->cap * sizeof(*t->slots) + pool_bytes(&t->recs) + pool_bytes(&t->exts) +
-           pool_bytes(&t->buys) + pool_bytes(&t->talks) + pool_bytes(&t->advs) +
-           pool_bytes(&t->sigs) + t->slabs.bytes + t->slabs.cap * sizeof(struct rp_slab) +
-           t->cap_arena * sizeof(char *);
+    return t->cap * sizeof(*t->slots) + pool_bytes(&t->recs) + pool_bytes(&t->buys) +
+           pool_bytes(&t->talks) + pool_bytes(&t->advs) + pool_bytes(&t->sigs) + t->slabs.bytes +
+           t->slabs.cap * sizeof(struct rp_slab) + t->cap_arena * sizeof(char *);
 }

@@ -12,15 +12,19 @@
 
 /*
  * Memory layout (target <= 128 bytes per customer, everything included):
- * - records: one 64-byte, cache-line-aligned struct rp_cust per customer, in chunks of
- *   RP_CHUNK_RECS (growing never copies, and never over-allocates by 2x like a doubling array);
+ * - records: one 64-byte, cache-line-aligned struct rp_cust per customer, in 2 MiB chunks of
+ *   RP_RECS_PER_CHUNK (growing never copies, and never over-allocates by 2x like a doubling
+ *   array); each chunk ends with its records' extension links (struct rp_links, 12 bytes), so
+ *   that a record's links are at an address computed from the record's, fetched together with
+ *   it rather than after it (rp_ctable_links);
  * - index: open addressing with linear probing; slots of {32-bit hash tag, record index + 1};
  *   load <= 0.75; any capacity (the hash is mapped by multiply-shift, not masked, so a table sized
  *   for N customers holds ~N/0.75 slots, not the next power of two);
  * - cid bytes: an append-only arena of (1 length byte + bytes), addressed by a 32-bit offset;
- * - extensions (signal episodes, purchases, conversation, advocacy) only for the customers that
- *   need them, in chunked pools addressed by 32-bit indexes (0 = none). Customers are never
- *   deleted, so the pools need no free lists.
+ * - extensions (purchases, conversation, advocacy, signal episodes) only for the customers that
+ *   need them, in chunked pools addressed by 32-bit indexes (0 = none); the links to the first
+ *   three are in the record's chunk, the one to the episodes (read with the record's flags) in
+ *   the record. Customers are never deleted, so the pools need no free lists.
  * Nothing here is thread-safe: one owner thread (the pipeline's).
  */
 
@@ -52,7 +56,7 @@ struct rp_cust {
     uint16_t span_days; /* last active day - first_day (saturates at 65535) */
     uint16_t n_days;    /* distinct active days (saturates at 65535) */
     uint32_t cid_off;   /* cid in the arena */
-    uint32_t ext;       /* rp_ext index, 0 = none */
+    uint32_t sig;       /* rp_ext_sig index, 0 = none */
     uint32_t stale_dt;  /* RP_CF_PREV_STALE: the skipped evaluation was at clock_ms + this (ms);
                            RP_CF_LOOKAHEAD: the deferred reschedule is from clock_ms + this */
     uint32_t filed_min; /* earliest wheel minute with an entry for this record (RP_NONE32: none) */
@@ -62,9 +66,10 @@ struct rp_cust {
     uint8_t pad_[2];
 };
 
-/** Links to the extensions of a customer with more than engagement (pool indexes, 0 = none). */
-struct rp_ext {
-    uint32_t buy, talk, adv, sig;
+/** Links to the extensions of a customer with more than engagement (pool indexes, 0 = none):
+ * one per record, at the end of the record's chunk (rp_ctable_links). */
+struct rp_links {
+    uint32_t buy, talk, adv;
 };
 
 /** Signal episodes: only for customers who entered an episode once. */
@@ -142,13 +147,15 @@ struct rp_slabs {
     size_t bytes; /* all slabs together */
 };
 
-/** A pool of fixed-size elements in chunks; index 0 is reserved for "none". */
+/** A pool of fixed-size elements in chunks; index 0 is reserved for "none". An index is
+ * (chunk << shift) | slot, with slot < per_chunk. */
 struct rp_pool {
     void **chunks;
     uint32_t n_chunks, cap_chunks;
-    uint32_t count; /* elements handed out, index 0 included */
+    uint32_t count; /* the next index to hand out (index 0 is never handed out) */
     uint32_t elem_size;
-    unsigned shift;         /* elements per chunk = 1 << shift */
+    unsigned shift;         /* chunk of (1 << shift) element slots */
+    uint32_t per_chunk;     /* of which the first per_chunk are used (records: RP_RECS_PER_CHUNK) */
     struct rp_slabs *slabs; /* where chunks come from (NULL: chunks of 2 MiB and more) */
 };
 
@@ -156,7 +163,7 @@ struct rp_ctable {
     uint64_t *slots; /* (tag << 32) | (record index + 1); 0 = empty */
     size_t cap;      /* number of slots */
     struct rp_pool recs;
-    struct rp_pool exts, buys, talks, advs, sigs;
+    struct rp_pool buys, talks, advs, sigs;
     struct rp_slabs slabs; /* the chunks of the extension pools and of the arena */
     char **arena;
     uint32_t n_arena, cap_arena;
@@ -174,8 +181,12 @@ void rp_ctable_fini(struct rp_ctable *t);
 /* Elements per chunk (1 << shift) of the table's pools, fixed so that the typed accessors below
  * compile to a shift, a mask and a constant multiply (reading the shift and the element size from
  * the pool and multiplying cost more, at about 25 such lookups per event). */
-#define RP_RECS_SHIFT  15 /* 2 MiB chunks of records: one huge page each */
-#define RP_EXTS_SHIFT  14
+#define RP_RECS_SHIFT       15 /* 2 MiB chunks of records: one huge page each */
+#define RP_RECS_CHUNK_BYTES ((size_t)sizeof(struct rp_cust) << RP_RECS_SHIFT)
+/* Records per chunk: as many as fit with their links, floor(2 MiB / (64 + 12)). */
+#define RP_RECS_PER_CHUNK                                                                          \
+    ((uint32_t)(RP_RECS_CHUNK_BYTES / (sizeof(struct rp_cust) + sizeof(struct rp_links))))
+#define RP_LINKS_OFF   ((size_t)RP_RECS_PER_CHUNK * sizeof(struct rp_cust)) /* in a chunk */
 #define RP_BUYS_SHIFT  14
 #define RP_TALKS_SHIFT 12
 #define RP_ADVS_SHIFT  12
@@ -184,6 +195,16 @@ void rp_ctable_fini(struct rp_ctable *t);
 #define RP_POOL_ELEM(p, i, type, shift)                                                            \
     ((type *)((char *)(p)->chunks[(uint32_t)(i) >> (shift)] +                                      \
               (size_t)((uint32_t)(i) & ((1u << (shift)) - 1)) * sizeof(type)))
+
+/** The extension links of a record: at the end of its chunk (2 MiB-aligned), found from the
+ * record's address alone, so that a record and its links can be fetched at the same time. */
+static inline struct rp_links *rp_ctable_links(const struct rp_cust *c)
+{
+    uintptr_t a = (uintptr_t)c;
+    char *chunk = (char *)(a & ~(uintptr_t)(RP_RECS_CHUNK_BYTES - 1));
+    size_t slot = (a & (RP_RECS_CHUNK_BYTES - 1)) / sizeof(struct rp_cust);
+    return (struct rp_links *)(chunk + RP_LINKS_OFF) + slot;
+}
 
 /** Hands out a zeroed element; returns its index, or 0 when out of memory. */
 uint32_t rp_pool_alloc(struct rp_pool *p);
@@ -227,10 +248,15 @@ uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h);
 /** Stages 2 and 3 for the record rp_ctable_prefetch_find returned (RP_NONE32: nothing). */
 void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t idx, int stage);
 
-/** Cache hints for record `idx` (whose line is in cache): stage 0 loads its extension links
- * (a load, not a prefetch: customer_table.c says why), stage 1 (links in cache) prefetches the
- * extensions. */
+/** Cache hints for record `idx`: stage 0 fetches the record and its extension links, stage 1
+ * (links in cache) the extensions. */
 void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage);
+
+/** The index of the k-th record created (k >= 1): indexes skip the unused ends of chunks. */
+static inline uint32_t rp_ctable_nth(uint32_t k)
+{
+    return ((k / RP_RECS_PER_CHUNK) << RP_RECS_SHIFT) | (k % RP_RECS_PER_CHUNK);
+}
 
 /** Copies a string (1..64 bytes) into the arena; returns its offset or RP_NONE32. */
 uint32_t rp_ctable_intern(struct rp_ctable *t, const char *bytes, size_t len);
@@ -238,20 +264,12 @@ uint32_t rp_ctable_intern(struct rp_ctable *t, const char *bytes, size_t len);
 void rp_ctable_cid(const struct rp_ctable *t, const struct rp_cust *c, struct rp_cid *out);
 
 /** Extensions, created on demand (`create`); NULL when absent (or out of memory). */
-struct rp_ext *rp_ctable_ext(struct rp_ctable *t, struct rp_cust *c, bool create);
 struct rp_ext_buy *rp_ctable_buy(struct rp_ctable *t, struct rp_cust *c, bool create);
 struct rp_ext_talk *rp_ctable_talk(struct rp_ctable *t, struct rp_cust *c, bool create);
 struct rp_ext_adv *rp_ctable_adv(struct rp_ctable *t, struct rp_cust *c, bool create);
 struct rp_ext_sig *rp_ctable_sig(struct rp_ctable *t, struct rp_cust *c, bool create);
 
-/** Read-only lookups of the extensions (NULL when absent). */
-static inline const struct rp_ext *rp_ctable_ext_ro(const struct rp_ctable *t,
-                                                    const struct rp_cust *c)
-{
-    return c->ext ? RP_POOL_ELEM(&t->exts, c->ext, const struct rp_ext, RP_EXTS_SHIFT) : NULL;
-}
-
-/** The extensions by their (non-zero) pool index: rp_ext's buy, talk, adv and sig. */
+/** The extensions by their (non-zero) pool index: rp_links' buy, talk and adv, rp_cust's sig. */
 static inline struct rp_ext_buy *rp_ctable_buy_at(const struct rp_ctable *t, uint32_t i)
 {
     return RP_POOL_ELEM(&t->buys, i, struct rp_ext_buy, RP_BUYS_SHIFT);

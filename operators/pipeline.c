@@ -92,8 +92,7 @@ static void emit(struct rp_pipeline *p, struct rp_cust *c, enum rp_signal_kind k
 static bool would_transition(const struct rp_pipeline *p, const struct rp_cust *c,
                              const struct rp_score_parts *s, int64_t at)
 {
-    const struct rp_ext *e = rp_ctable_ext_ro(&p->table, c);
-    const struct rp_ext_sig *g = e && e->sig ? rp_ctable_sig_at(&p->table, e->sig) : NULL;
+    const struct rp_ext_sig *g = c->sig ? rp_ctable_sig_at(&p->table, c->sig) : NULL;
     for (int k = 0; k < RP_KIND__COUNT; k++) {
         double score = k == RP_KIND_CHURN_RISK ? s->churn : s->advocate;
         if (c->flags & (RP_CF_IN_EPISODE << k)) {
@@ -837,7 +836,7 @@ enum rp_err rp_pipeline_foreach(struct rp_pipeline *p, int64_t at_ms,
     if (!order)
         return RP_ERR_NOMEM;
     for (uint32_t i = 0; i < n; i++)
-        order[i] = i + 1; /* records are numbered from 1 (0 is the pools' "none") */
+        order[i] = rp_ctable_nth(i + 1); /* (record 0 is the pools' "none") */
     qsort_r(order, n, sizeof(*order), cmp_cid, &p->table);
     struct rp_customer_view v;
     for (uint32_t i = 0; i < n; i++) {

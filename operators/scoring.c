@@ -38,25 +38,24 @@ static int64_t last_active_end(const struct rp_cust *c)
 
 static const struct rp_ext_buy *buy_of(const struct rp_ctable *t, const struct rp_cust *c)
 {
-    const struct rp_ext *e = rp_ctable_ext_ro(t, c);
-    return e && e->buy ? rp_ctable_buy_at(t, e->buy) : NULL;
+    uint32_t i = rp_ctable_links(c)->buy;
+    return i ? rp_ctable_buy_at(t, i) : NULL;
 }
 static const struct rp_ext_talk *talk_of(const struct rp_ctable *t, const struct rp_cust *c)
 {
-    const struct rp_ext *e = rp_ctable_ext_ro(t, c);
-    return e && e->talk ? rp_ctable_talk_at(t, e->talk) : NULL;
+    uint32_t i = rp_ctable_links(c)->talk;
+    return i ? rp_ctable_talk_at(t, i) : NULL;
 }
 
 static const struct rp_ext_sig *sig_of(const struct rp_ctable *t, const struct rp_cust *c)
 {
-    const struct rp_ext *e = rp_ctable_ext_ro(t, c);
-    return e && e->sig ? rp_ctable_sig_at(t, e->sig) : NULL;
+    return c->sig ? rp_ctable_sig_at(t, c->sig) : NULL;
 }
 
 static const struct rp_ext_adv *adv_of(const struct rp_ctable *t, const struct rp_cust *c)
 {
-    const struct rp_ext *e = rp_ctable_ext_ro(t, c);
-    return e && e->adv ? rp_ctable_adv_at(t, e->adv) : NULL;
+    uint32_t i = rp_ctable_links(c)->adv;
+    return i ? rp_ctable_adv_at(t, i) : NULL;
 }
 
 /* The weighted decayed acts at `as_of`, each in Ai[], and their sum (one order of operations for

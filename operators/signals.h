@@ -12,9 +12,9 @@
 
 /*
  * Per customer and kind: `in episode` (RP_CF_IN_EPISODE << kind), the number of enters so far and
- * the event time of the last enter (in rp_ext, created at the first enter), and the score at the
- * previous evaluation (rp_cust.prev_q, 16-bit fixed point: previous_score is reported to 1/65535).
- *   enter: not in an episode, score >= enter threshold, and no enter within the cool-down;
+ * the event time of the last enter (in rp_ext_sig, created at the first enter), and the score at
+ * the previous evaluation (rp_cust.prev_q, 16-bit fixed point: previous_score is reported to
+ * 1/65535). enter: not in an episode, score >= enter threshold, and no enter within the cool-down;
  *   exit:  in an episode and score < exit threshold (hysteresis: between the two, nothing).
  */
 struct rp_signal_step {
@@ -26,7 +26,7 @@ struct rp_signal_step {
 
 /**
  * Records the evaluation of `score` for `kind` at `as_of`. Returns true (and fills `out`) on a
- * transition. `t` is needed to create the rp_ext on the first enter; returns false without a
+ * transition. `t` is needed to create the rp_ext_sig on the first enter; returns false without a
  * transition when that allocation fails.
  */
 bool rp_signals_step(const struct rp_scoring_config *cfg, struct rp_ctable *t, struct rp_cust *c,

@@ -10,11 +10,10 @@
 #define WHEEL_MASK (RP_WHEEL_SLOTS - 1)
 #define HALF_REV   (RP_WHEEL_SLOTS / 2)
 
-/* Prefetch distances, in entries, of what process_slot reads: records, their extension links
- * (read from the record), the extensions (read from the links). */
-#define PF_RECS  16
-#define PF_LINKS 8
-#define PF_EXTS  3
+/* Prefetch distances, in entries, of what process_slot reads: records with their extension
+ * links, then the extensions (read from the links). */
+#define PF_RECS 16
+#define PF_EXTS 3
 
 static int64_t minute_of(int64_t ms)
 {
@@ -294,19 +293,15 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
         /* Fire in due-time order (ties by record index: deterministic). */
         sort_keys(tm->scratch, k);
         /* What firing reads, in stages ahead of it: the record again (a large slot has evicted
-         * it since), its extension links, then the extensions. */
+         * it since) with its extension links, then the extensions. */
         for (size_t i = 0; i < k && i < PF_RECS; i++)
-            __builtin_prefetch(rp_ctable_rec(t, tm->scratch[i].cust));
-        for (size_t i = 0; i < k && i < PF_LINKS; i++)
             rp_ctable_prefetch_rec(t, tm->scratch[i].cust, 0);
         for (size_t i = 0; i < k && i < PF_EXTS; i++)
             rp_ctable_prefetch_rec(t, tm->scratch[i].cust, 1);
         for (size_t i = 0; i < k; i++) {
             uint32_t idx = tm->scratch[i].cust;
             if (i + PF_RECS < k)
-                __builtin_prefetch(rp_ctable_rec(t, tm->scratch[i + PF_RECS].cust));
-            if (i + PF_LINKS < k)
-                rp_ctable_prefetch_rec(t, tm->scratch[i + PF_LINKS].cust, 0);
+                rp_ctable_prefetch_rec(t, tm->scratch[i + PF_RECS].cust, 0);
             if (i + PF_EXTS < k)
                 rp_ctable_prefetch_rec(t, tm->scratch[i + PF_EXTS].cust, 1);
             /* A customer listed twice fires once: the first firing moved its due on. */

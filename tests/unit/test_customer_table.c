@@ -8,7 +8,7 @@
 Test(customer_table, record_is_one_cache_line)
 {
     cr_expect_eq(sizeof(struct rp_cust), 64);
-    cr_expect_eq(sizeof(struct rp_ext), 16);
+    cr_expect_eq(sizeof(struct rp_links), 12);
 }
 
 Test(customer_table, grows_and_finds_every_customer)
@@ -59,7 +59,8 @@ Test(customer_table, extensions_on_demand)
     uint32_t i = rp_ctable_upsert(&t, "a", 1, rp_ctable_hash("a", 1), &created);
     struct rp_cust *c = rp_ctable_rec(&t, i);
     cr_expect_null(rp_ctable_buy(&t, c, false));
-    cr_expect_eq(c->ext, 0, "no extension until one is needed");
+    cr_expect_eq(c->sig, 0, "no extension until one is needed");
+    cr_expect_eq(rp_ctable_links(c)->buy, 0);
     struct rp_ext_buy *b = rp_ctable_buy(&t, c, true);
     cr_assert_not_null(b);
     b->n_pdays = 3;
@@ -69,6 +70,48 @@ Test(customer_table, extensions_on_demand)
     cr_assert_not_null(s);
     cr_expect_eq(s->last_enter_ms[0], INT64_MIN, "never entered");
     cr_expect_eq(rp_ctable_buy(&t, c, false)->n_pdays, 3);
+    rp_ctable_fini(&t);
+}
+
+/* Each record's extension links sit at the end of its 2 MiB chunk, found from the record's
+ * address: across chunk boundaries every record has links of its own, no record overlaps
+ * another's links, and the k-th record created has index rp_ctable_nth(k). */
+Test(customer_table, links_at_the_end_of_each_chunk)
+{
+    struct rp_ctable t;
+    cr_assert_eq(rp_ctable_init(&t, 16), 0);
+    const uint32_t n = 2 * RP_RECS_PER_CHUNK + 100; /* three chunks */
+    cr_assert(RP_RECS_PER_CHUNK * (sizeof(struct rp_cust) + sizeof(struct rp_links)) <=
+              RP_RECS_CHUNK_BYTES);
+    char b[32];
+    for (uint32_t k = 1; k <= n; k++) {
+        int len = snprintf(b, sizeof(b), "c%u", k);
+        bool created;
+        uint32_t idx =
+            rp_ctable_upsert(&t, b, (size_t)len, rp_ctable_hash(b, (size_t)len), &created);
+        cr_assert(created);
+        cr_assert_eq(idx, rp_ctable_nth(k), "record %u has index %u", k, idx);
+        struct rp_cust *c = rp_ctable_rec(&t, idx);
+        struct rp_links *l = rp_ctable_links(c);
+        uintptr_t chunk = (uintptr_t)c & ~(uintptr_t)(RP_RECS_CHUNK_BYTES - 1);
+        cr_assert((uintptr_t)l >= chunk + RP_RECS_PER_CHUNK * sizeof(struct rp_cust) &&
+                      (uintptr_t)(l + 1) <= chunk + RP_RECS_CHUNK_BYTES,
+                  "links after the chunk's records, inside the chunk");
+        struct rp_ext_buy *buy = rp_ctable_buy(&t, c, true);
+        cr_assert_not_null(buy);
+        buy->n_pdays = (uint16_t)k;
+        buy->first_pday = (int32_t)k;
+    }
+    for (uint32_t k = 1; k <= n; k++) {
+        struct rp_cust *c = rp_ctable_rec(&t, rp_ctable_nth(k));
+        uint8_t len;
+        const char *s = rp_ctable_str(&t, c->cid_off, &len);
+        int want = snprintf(b, sizeof(b), "c%u", k);
+        cr_assert(len == want && memcmp(s, b, len) == 0, "record %u keeps its cid", k);
+        const struct rp_ext_buy *buy = rp_ctable_buy(&t, c, false);
+        cr_assert(buy && buy->first_pday == (int32_t)k && buy->n_pdays == (uint16_t)k,
+                  "record %u keeps its own links", k);
+    }
     rp_ctable_fini(&t);
 }
 
