@@ -155,8 +155,8 @@ static double margin(const struct rp_pipeline *p, const struct rp_cust *c,
 
 /*
  * The first minute in (lo, hi] at which customer `c` (silent meanwhile) makes a transition,
- * knowing there is none at `lo` (scores `s_lo`) and one at `hi` (`s_hi`): the result of a
- * bisection of (lo, hi] to the minute.
+ * knowing there is none in (lo, a0] (scores `s_a0` at a0, lo <= a0 < hi) and one at `hi`
+ * (`s_hi`): the result of a bisection of (lo, hi] to the minute.
  *
  * Bisection costs a dozen or more evaluations for days. The same result is reached with fewer:
  * first a bracket [a, b] (no transition at a, one at b) is narrowed by Illinois false-position
@@ -168,11 +168,12 @@ static double margin(const struct rp_pipeline *p, const struct rp_cust *c,
  * where to look, every answer comes from an evaluation.
  */
 static int64_t crossing(struct rp_pipeline *p, const struct rp_cust *c, int64_t lo, int64_t hi,
-                        const struct rp_score_parts *s_lo, const struct rp_score_parts *s_hi)
+                        int64_t a0, const struct rp_score_parts *s_a0,
+                        const struct rp_score_parts *s_hi)
 {
     struct rp_score_parts s;
-    int64_t a = lo, b = hi;
-    double fa = margin(p, c, s_lo), fb = margin(p, c, s_hi);
+    int64_t a = a0, b = hi;
+    double fa = margin(p, c, s_a0), fb = margin(p, c, s_hi);
     int side = 0; /* which end the last step moved: -1 a, +1 b (Illinois) */
     for (int i = 0; i < 8 && b - a > 2 * RP_MS_MIN; i++) {
         int64_t t;
@@ -254,10 +255,12 @@ static bool transition_possible(struct rp_pipeline *p, const struct rp_cust *c, 
  * so when the evaluation at the next checkpoint would make a transition, the moment the score
  * crosses its threshold is found (to the minute, crossing()) and the check is filed there:
  * signals carry the time of the crossing, not of the checkpoint after it, and a customer whose
- * score is past a threshold at the watermark has had the transition.
+ * score is past a threshold at the watermark has had the transition. `quiet_until` (>= after) is
+ * a time up to which no transition can happen, known to the caller (a deferred look-ahead's), or
+ * `after`: the crossing search starts there (same result, fewer evaluations).
  */
 static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
-                       const struct rp_score_parts *now, bool may_defer)
+                       const struct rp_score_parts *now, bool may_defer, int64_t quiet_until)
 {
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
     c->flags &= (uint8_t)~RP_CF_LOOKAHEAD; /* (whatever was deferred is superseded) */
@@ -302,11 +305,18 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
             rp_scoring_eval(&p->cfg, &p->table, c, due, &s);
             p->stats.lookahead_evals++;
             if (would_transition(p, c, &s, due)) {
-                if (isnan(now->churn)) { /* (an unevaluated event's: crossing needs scores) */
+                /* The search is of (after, due]; it can start from quiet_until, before which
+                 * nothing can happen, and needs the scores there. */
+                int64_t a0 = after;
+                if (quiet_until > after && quiet_until < due) {
+                    a0 = quiet_until;
+                    rp_scoring_eval(&p->cfg, &p->table, c, a0, &lo);
+                    now = &lo;
+                } else if (isnan(now->churn)) { /* (an unevaluated event's: no scores) */
                     rp_scoring_eval(&p->cfg, &p->table, c, after, &lo);
                     now = &lo;
                 }
-                due = crossing(p, c, after, due, now, &s);
+                due = crossing(p, c, after, due, a0, now, &s);
                 p->stats.crossing_searches++;
             }
         }
@@ -335,7 +345,9 @@ static void lookahead(struct rp_pipeline *p, uint32_t idx)
     int64_t after = c->clock_ms + (int64_t)c->stale_dt;
     struct rp_score_parts s;
     rp_scoring_eval_inputs(&p->cfg, &p->table, c, after, &s);
-    reschedule(p, idx, after, &s, false);
+    /* (due_ms, the time the look-ahead was deferred to, is one before which churn_risk cannot
+     * reach its threshold: nothing can happen in (after, due_ms]) */
+    reschedule(p, idx, after, &s, false, c->due_ms);
 }
 
 /* A due check: evaluate at the due time, then look for the next one. */
@@ -364,7 +376,7 @@ static void fire(void *opaque, uint32_t idx)
     } else {
         evaluate(p, c, as_of, &s);
     }
-    reschedule(p, idx, as_of, &s, true);
+    reschedule(p, idx, as_of, &s, true, as_of);
 }
 
 /* ---- state updates ------------------------------------------------------------------------- */
@@ -698,7 +710,7 @@ enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_even
     } else {
         evaluate(p, c, as_of, &s);
     }
-    reschedule(p, idx, as_of, &s, true);
+    reschedule(p, idx, as_of, &s, true, as_of);
     p->stats.applied++;
     return RP_OK;
 }
