@@ -31,6 +31,8 @@ struct rp_timer_vec {
     uint32_t n, cap;
 };
 
+#define RP_TIMERS_STAGED 256
+
 struct rp_timer_far {
     uint32_t cust;   /* record index */
     uint32_t minute; /* the minute it is filed for */
@@ -59,6 +61,12 @@ struct rp_timers {
     size_t n_pending, cap_pending;
     struct rp_timer_key *scratch; /* the slot being processed, then its due entries sorted */
     size_t cap_scratch;
+    /* Entries for minutes after cur_min, not yet pushed into their slots: they are pushed in
+     * batches (flush_staged in timers.c), each slot's array fetched ahead, rather than one
+     * cache miss per filing; always before a minute they are for is processed. */
+    struct rp_timer_far staged[RP_TIMERS_STAGED];
+    uint32_t n_staged;
+    uint32_t staged_min; /* the earliest minute staged */
 };
 
 /** Called for a customer whose due time is <= the watermark: it must evaluate the customer at

@@ -152,3 +152,34 @@ Test(timers, watermark_steps_within_a_minute_fire_each_due_on_time)
     }
     cr_expect_eq(n_fired, N - 1, "all but the dropped one fired once (%zu)", n_fired);
 }
+
+/* Each customer fires twice: its check reschedules itself to 2 minutes later, once. */
+static int refired[4096];
+static void fire_then_again(void *opaque, uint32_t idx)
+{
+    (void)opaque;
+    struct rp_cust *c = rp_ctable_rec(&table, idx);
+    cr_assert(n_fired < 4096 && idx < 4096);
+    fired[n_fired] = idx;
+    fired_at[n_fired++] = c->due_ms;
+    rp_timers_schedule(&tm, &table, idx, refired[idx]++ ? INT64_MAX : c->due_ms + 2 * RP_MS_MIN);
+}
+
+/* Filings for later minutes wait in a staging batch (more of them than it holds, so that it
+ * also flushes when full), and checks filed by firings land minutes ahead, inside the same
+ * advance: one advance over four days fires every check, the re-filed ones too, each at its
+ * due and in due order. */
+Test(timers, staged_filings_fire_in_the_advance_that_reaches_them)
+{
+    enum { N = 3 * RP_TIMERS_STAGED + 17 };
+    rp_timers_advance(&tm, &table, T0, fire_then_again, NULL); /* (started: filings are staged) */
+    memset(refired, 0, sizeof(refired));
+    for (int i = 0; i < N; i++)
+        rp_timers_schedule(&tm, &table, cust(i), T0 + (int64_t)(i % 300 + 1) * 13 * RP_MS_MIN + i);
+    rp_timers_advance(&tm, &table, T0 + 4 * RP_MS_DAY, fire_then_again, NULL);
+    cr_assert_eq(n_fired, 2 * N, "every check and every re-filed one fired (%zu)", n_fired);
+    for (size_t f = 1; f < n_fired; f++)
+        cr_assert(fired_at[f - 1] <= fired_at[f], "in due order");
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(refired[cust(i)], 2);
+}
