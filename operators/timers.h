@@ -16,7 +16,9 @@
  * nothing is re-filed (the old entry pops, sees the due moved, and files itself once more); only
  * a due EARLIER than the earliest filed entry (rp_cust.filed_min) files a new one. Stale entries
  * are dropped when they pop. Invariant: when due_ms != INT64_MAX there is a live entry at a
- * minute <= max(due minute, current minute).
+ * minute <= max(due minute, current minute). An entry for a later minute of the ring may wait in
+ * a staging batch (rp_timers.staged) until it is pushed into its slot, always before that
+ * minute is processed.
  *
  * A slot is a small array of record indexes, not a linked list through the records: popping a
  * slot then reads one contiguous array and can prefetch every record at once, instead of
