@@ -84,8 +84,9 @@ enum rp_err rp_pipeline_apply(struct rp_pipeline *p, const struct rp_event *ev);
  * change nothing and may be skipped. At 1 M+ customers the per-event cost is the cache misses
  * of the hash slot, the record, the cid bytes and the extensions; issuing them a few events
  * ahead overlaps them. Each stage reads only what the previous one fetched: stage 0 (about 8-12
- * events ahead) the hash slot; stage 1 (4-6 ahead) the record; stage 2 (2-3 ahead) the cid
- * bytes and the extension links; stage 3 (1 ahead) the extensions.
+ * events ahead) the hash slot; stage 1 (4-6 ahead) the record and its extension links; stage 2
+ * (2-3 ahead) the cid bytes and the extensions; stage 3 (1 ahead) the extensions again (in
+ * case a check fired in between evicted them).
  */
 void rp_pipeline_prefetch(struct rp_pipeline *p, const struct rp_event *ev, int stage);
 
