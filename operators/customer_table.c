@@ -391,7 +391,7 @@ RP_PREFETCHER void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t id
     if (idx == RP_NONE32)
         return;
     const struct rp_cust *c = rp_ctable_rec(t, idx);
-    if (stage == 2) { /* the record is in cache: its cid bytes (and, below, the extensions) */
+    if (stage == 2) { /* the record is in cache: its cid bytes */
         /* Both lines that the cid comparison can touch: glibc's vector memcmp reads a whole
          * 32-byte vector (masked) from the first byte, so the line after the string's is read
          * whenever the vector crosses into it, short as the cid may be: about half the time.
@@ -401,8 +401,9 @@ RP_PREFETCHER void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t id
             t->arena[c->cid_off >> RP_ARENA_SHIFT] + (c->cid_off & ((1u << RP_ARENA_SHIFT) - 1));
         __builtin_prefetch(cid);
         __builtin_prefetch(cid + 32);
+    } else {
+        prefetch_rec(t, idx, 1); /* stage 3: the extensions (the links came with the record) */
     }
-    prefetch_rec(t, idx, 1);
 }
 
 RP_PREFETCHER void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)

@@ -85,8 +85,7 @@ enum rp_err rp_pipeline_apply(struct rp_pipeline *p, const struct rp_event *ev);
  * of the hash slot, the record, the cid bytes and the extensions; issuing them a few events
  * ahead overlaps them. Each stage reads only what the previous one fetched: stage 0 (about 8-12
  * events ahead) the hash slot; stage 1 (4-6 ahead) the record and its extension links; stage 2
- * (2-3 ahead) the cid bytes and the extensions; stage 3 (1 ahead) the extensions again (in
- * case a check fired in between evicted them).
+ * (2-3 ahead) the cid bytes; stage 3 (1 ahead) the extensions.
  */
 void rp_pipeline_prefetch(struct rp_pipeline *p, const struct rp_event *ev, int stage);
 
