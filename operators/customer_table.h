@@ -249,7 +249,7 @@ uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h);
 void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t idx, int stage);
 
 /** Cache hints for record `idx`: stage 0 fetches the record and its extension links, stage 1
- * (links in cache) the extensions. */
+ * (record and links in cache) the extensions, signal episodes included. */
 void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage);
 
 /** The index of the k-th record created (k >= 1): indexes skip the unused ends of chunks. */
