@@ -10,8 +10,11 @@
 #define WHEEL_MASK (RP_WHEEL_SLOTS - 1)
 #define HALF_REV   (RP_WHEEL_SLOTS / 2)
 
-/* Prefetch distances, in entries, of what process_slot reads: records with their extension
- * links, then the extensions (read from the links). */
+/* Prefetch distances, in entries, of what process_slot reads: when a slot is popped, each
+ * entry's record (one field of it: the pass does little else, so that 16 entries ahead left it
+ * waiting on the misses); when firing, records with their extension links, then the
+ * extensions (read from the links). */
+#define PF_POP  32
 #define PF_RECS 16
 #define PF_EXTS 3
 
@@ -304,12 +307,12 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
         /* Scattered records: fetched a window ahead. (All at once floods the caches: a slot
          * can hold tens of thousands of entries, as silence checkpoints cluster on the same
          * minute, and the first records fetched are evicted before they are read.) */
-        for (size_t i = 0; i < n && i < PF_RECS; i++)
+        for (size_t i = 0; i < n && i < PF_POP; i++)
             __builtin_prefetch(rp_ctable_rec(t, tm->scratch[i].cust));
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            if (i + PF_RECS < n)
-                __builtin_prefetch(rp_ctable_rec(t, tm->scratch[i + PF_RECS].cust));
+            if (i + PF_POP < n)
+                __builtin_prefetch(rp_ctable_rec(t, tm->scratch[i + PF_POP].cust));
             uint32_t idx = tm->scratch[i].cust;
             struct rp_cust *c = rp_ctable_rec(t, idx);
             if (c->filed_min == (uint32_t)m)
@@ -355,6 +358,16 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
         v->cap = 0;
     }
     tm->cur_dirty = 0;
+    /* The next minutes' slots, read when the watermark reaches them (a few dozen events later
+     * in a stream): the header after next, and the next one's array (its header was fetched
+     * here a minute ago). */
+    __builtin_prefetch(&tm->slots[(m + 2) & WHEEL_MASK]);
+    const struct rp_timer_vec *nv = &tm->slots[(m + 1) & WHEEL_MASK];
+    if (nv->n) {
+        __builtin_prefetch(nv->a);
+        if (nv->n > 16)
+            __builtin_prefetch(nv->a + 16);
+    }
 }
 
 void rp_timers_advance(struct rp_timers *tm, struct rp_ctable *t, int64_t W, rp_timer_fire_fn fire,
