@@ -117,15 +117,78 @@ static void resolve_prev(struct rp_pipeline *p, struct rp_cust *c)
     c->flags &= (uint8_t)~RP_CF_PREV_STALE;
 }
 
-/* Evaluates customer `c` at `as_of` into `*s`, emits the transitions. */
+/*
+ * A copy of what an event may change in a customer's state and the scores read: the record, its
+ * extension links and the extensions they point to (the signal episodes are not read by the
+ * scores, and an event does not change them). An event that changes the state of a customer
+ * whose last evaluation was skipped (RP_CF_PREV_STALE) keeps one, so that the skipped
+ * evaluation is made only if the event's own evaluation makes a transition (it is then its
+ * previous_score), on the state it was skipped on; most events make none.
+ */
+struct state_copy {
+    struct rp_cust rec;
+    struct rp_links links;
+    struct rp_ext_buy buy;
+    struct rp_ext_talk talk;
+    struct rp_ext_adv adv;
+};
+
+static void state_take(const struct rp_ctable *t, const struct rp_cust *c, struct state_copy *k)
+{
+    k->rec = *c;
+    k->links = *rp_ctable_links(c);
+    if (k->links.buy)
+        k->buy = *rp_ctable_buy_at(t, k->links.buy);
+    if (k->links.talk)
+        k->talk = *rp_ctable_talk_at(t, k->links.talk);
+    if (k->links.adv)
+        k->adv = *rp_ctable_adv_at(t, k->links.adv);
+}
+
+/* Puts a copy back in place. (Extensions created since are not pointed to by the copy's links:
+ * they stay as they are, unseen.) */
+static void state_put(const struct rp_ctable *t, struct rp_cust *c, const struct state_copy *k)
+{
+    *c = k->rec;
+    *rp_ctable_links(c) = k->links;
+    if (k->links.buy)
+        *rp_ctable_buy_at(t, k->links.buy) = k->buy;
+    if (k->links.talk)
+        *rp_ctable_talk_at(t, k->links.talk) = k->talk;
+    if (k->links.adv)
+        *rp_ctable_adv_at(t, k->links.adv) = k->adv;
+}
+
+/* resolve_prev on the state `before` (taken before an event changed it), recorded in the
+ * current one. */
+static void resolve_prev_before(struct rp_pipeline *p, struct rp_cust *c,
+                                const struct state_copy *before)
+{
+    struct state_copy now;
+    state_take(&p->table, c, &now);
+    state_put(&p->table, c, before);
+    resolve_prev(p, c);
+    uint16_t q[RP_KIND__COUNT];
+    memcpy(q, c->prev_q, sizeof(q));
+    state_put(&p->table, c, &now);
+    memcpy(c->prev_q, q, sizeof(q));
+    c->flags &= (uint8_t)~RP_CF_PREV_STALE;
+}
+
+/* Evaluates customer `c` at `as_of` into `*s`, emits the transitions. `before`: the state the
+ * skipped evaluation (RP_CF_PREV_STALE) was skipped on, when it has changed since (else NULL). */
 static void evaluate(struct rp_pipeline *p, struct rp_cust *c, int64_t as_of,
-                     struct rp_score_parts *s)
+                     struct rp_score_parts *s, const struct state_copy *before)
 {
     rp_scoring_eval(&p->cfg, &p->table, c, as_of, s);
     if (c->flags & RP_CF_PREV_STALE) {
         /* previous_score is needed only by a transition; otherwise it is overwritten below */
-        if (would_transition(p, c, s, as_of))
-            resolve_prev(p, c);
+        if (would_transition(p, c, s, as_of)) {
+            if (before)
+                resolve_prev_before(p, c, before);
+            else
+                resolve_prev(p, c);
+        }
         c->flags &= (uint8_t)~RP_CF_PREV_STALE;
     }
     for (int k = 0; k < RP_KIND__COUNT; k++) {
@@ -374,7 +437,7 @@ static void fire(void *opaque, uint32_t idx)
         c->stale_dt = (uint32_t)(as_of - c->clock_ms);
         p->stats.evaluations_skipped++;
     } else {
-        evaluate(p, c, as_of, &s);
+        evaluate(p, c, as_of, &s, NULL);
     }
     reschedule(p, idx, as_of, &s, true, as_of);
 }
@@ -688,8 +751,12 @@ enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_even
     while (c->due_ms <= ev->ts_ms)
         fire(p, idx);
     bool skip = (c->flags & RP_CF_QUIET) && ev->ts_ms >= c->clock_ms && only_lowers_churn(ev);
-    if ((c->flags & RP_CF_PREV_STALE) && !skip)
-        resolve_prev(p, c); /* the state is about to change under the skipped evaluation */
+    /* The state is about to change under a skipped evaluation: it is kept (state_copy) for the
+     * evaluation below, which makes the skipped one only if it makes a transition. */
+    struct state_copy before;
+    bool stale = (c->flags & RP_CF_PREV_STALE) && !skip;
+    if (stale)
+        state_take(&p->table, c, &before);
     apply_state(p, c, ev);
     int64_t as_of = c->clock_ms; /* a late event is evaluated at the customer's clock */
     struct rp_score_parts s;
@@ -708,7 +775,7 @@ enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_even
         c->stale_dt = 0;
         p->stats.evaluations_skipped++;
     } else {
-        evaluate(p, c, as_of, &s);
+        evaluate(p, c, as_of, &s, stale ? &before : NULL);
     }
     reschedule(p, idx, as_of, &s, true, as_of);
     p->stats.applied++;
@@ -754,7 +821,7 @@ void rp_pipeline_apply_credit(struct rp_pipeline *p, const struct rp_credit *cr)
         add_act(p, c, RP_ACT_REFERRAL_CONVERTED, cr->ts_ms, 1.0);
         int64_t as_of = cr->ts_ms > c->clock_ms ? cr->ts_ms : c->clock_ms;
         struct rp_score_parts s;
-        evaluate(p, c, as_of, &s);
+        evaluate(p, c, as_of, &s, NULL);
         break;
     }
     }

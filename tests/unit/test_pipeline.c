@@ -737,6 +737,56 @@ Test(pipeline, an_episode_exits_by_decay_however_late)
     rp_pipeline_destroy(p);
 }
 
+/* An engagement event on a quiet customer is not evaluated; the next event that changes the
+ * state keeps a copy of it, and its own evaluation, when it makes a transition, takes
+ * previous_score from the skipped evaluation of that copy: the state as it was, not as the
+ * event left it (here a refund that changes the purchase extension, with churn_risk's enter
+ * threshold lowered so that the refund alone enters). */
+Test(pipeline, previous_score_of_a_skipped_evaluation_is_of_the_state_before_the_event)
+{
+    static struct sink k;
+    struct rp_scoring_config cfg;
+    rp_scoring_config_defaults(&cfg);
+    cfg.enter[RP_KIND_CHURN_RISK] = 0.30;
+    cfg.exit[RP_KIND_CHURN_RISK] = 0.20;
+    struct rp_pipeline *p = mk(&cfg, &k, false);
+    int64_t m = INT64_MIN, t = 0;
+    for (int d = 0; d < 40; d++) { /* a daily visitor who buys every fourth day */
+        t = T0 + d * DAY + 9 * HOUR;
+        struct rp_event e = ev("c", t, RP_EV_LOGIN);
+        cr_assert_eq(feed(p, &e, &m), RP_OK);
+        if (d % 4 == 0) {
+            struct rp_event b = ev("c", t + MIN, RP_EV_PURCHASE);
+            b.present |= RP_F_VALUE;
+            b.value = 20;
+            cr_assert_eq(feed(p, &b, &m), RP_OK);
+        }
+    }
+    uint64_t skipped = rp_pipeline_stats(p)->evaluations_skipped;
+    t += DAY;
+    struct rp_event last = ev("c", t, RP_EV_LOGIN);
+    cr_assert_eq(feed(p, &last, &m), RP_OK);
+    cr_assert_eq(rp_pipeline_stats(p)->evaluations_skipped, skipped + 1,
+                 "the last login is applied without an evaluation");
+    /* the skipped evaluation: the state now, at the login's time */
+    struct rp_customer_view before = view(p, "c", t);
+    cr_assert(before.churn_risk < 0.30, "churn_risk %f", before.churn_risk);
+    cr_assert_eq(k.n, 0);
+    struct rp_event r = ev("c", t + HOUR, RP_EV_REFUND);
+    r.present |= RP_F_VALUE;
+    r.value = 5000;
+    cr_assert_eq(feed(p, &r, &m), RP_OK);
+    cr_assert_eq(count(&k, "c", RP_KIND_CHURN_RISK, RP_TR_ENTER), 1);
+    const struct rp_signal *s = &k.sig[0];
+    cr_expect_eq(s->as_of_ms, t + HOUR);
+    cr_expect(s->score >= 0.30, "score %f", s->score);
+    cr_expect(fabs(s->previous_score - before.churn_risk) <= 0.5 / 65535 + 1e-12,
+              "previous_score %.6f, the skipped evaluation %.6f (after the refund at that time: "
+              "%.6f)",
+              s->previous_score, before.churn_risk, view(p, "c", t).churn_risk);
+    rp_pipeline_destroy(p);
+}
+
 Test(pipeline, segments)
 {
     static struct sink k;
