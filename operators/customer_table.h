@@ -63,8 +63,11 @@ struct rp_cust {
     uint16_t prev_q[RP_KIND__COUNT]; /* score at the previous evaluation, x 65535 */
     uint8_t day_bits;                /* bit i: active on day (last active day - 1 - i), i < 8 */
     uint8_t flags;                   /* RP_CF_* */
-    uint8_t pad_[2];
+    uint8_t ckpt; /* RP_CF_LOOKAHEAD: the silence checkpoint that is the deferred look-ahead's
+                     checkpoint (rp_scoring_silence_checkpoint), or RP_CKPT_NONE */
+    uint8_t pad_;
 };
+#define RP_CKPT_NONE 0xffu /* (another kind of due time, or checkpoint 255 and later) */
 
 /** Links to the extensions of a customer with more than engagement (pool indexes, 0 = none):
  * one per record, at the end of the record's chunk (rp_ctable_links). */

@@ -322,6 +322,58 @@ static bool transition_possible(struct rp_pipeline *p, const struct rp_cust *c, 
  * a time up to which no transition can happen, known to the caller (a deferred look-ahead's), or
  * `after`: the crossing search starts there (same result, fewer evaluations).
  */
+/*
+ * The look-ahead of a silent customer from `after` (scores `now` there; churn NAN: not
+ * evaluated) to the checkpoint `due`: evaluated there, and when that would make a transition,
+ * the minute it happens (crossing()), which is returned instead of `due`. `quiet_until`: as
+ * for reschedule().
+ */
+static int64_t look_ahead(struct rp_pipeline *p, const struct rp_cust *c, int64_t after,
+                          int64_t due, const struct rp_score_parts *now, int64_t quiet_until)
+{
+    struct rp_score_parts s, lo;
+    rp_scoring_eval(&p->cfg, &p->table, c, due, &s);
+    p->stats.lookahead_evals++;
+    if (!would_transition(p, c, &s, due))
+        return due;
+    /* The search is of (after, due]; it can start from quiet_until, before which nothing can
+     * happen, and needs the scores there. */
+    int64_t a0 = after;
+    if (quiet_until > after && quiet_until < due) {
+        a0 = quiet_until;
+        rp_scoring_eval(&p->cfg, &p->table, c, a0, &lo);
+        now = &lo;
+    } else if (isnan(now->churn)) { /* (an unevaluated event's: no scores) */
+        rp_scoring_eval(&p->cfg, &p->table, c, after, &lo);
+        now = &lo;
+    }
+    p->stats.crossing_searches++;
+    return crossing(p, c, after, due, a0, now, &s);
+}
+
+/* Files customer `idx`'s next check at `due` and sets its flags: quiet or not; a deferred
+ * look-ahead from `after` when ckpt >= -1 (its checkpoint, -1: not a silence checkpoint). */
+static void file_check(struct rp_pipeline *p, uint32_t idx, struct rp_cust *c, int64_t after,
+                       int64_t due, bool quiet, int ckpt)
+{
+    bool deferred = ckpt >= -1;
+    /* (out of memory for a timer node: the check is lost, not the state) */
+    if (rp_timers_schedule(&p->timers, &p->table, idx, due)) {
+        c->due_ms = INT64_MAX;
+        quiet = false;
+        deferred = false;
+    }
+    if (deferred) {
+        c->stale_dt = (uint32_t)(after - c->clock_ms);
+        c->flags |= RP_CF_LOOKAHEAD;
+        c->ckpt = ckpt >= 0 && ckpt < (int)RP_CKPT_NONE ? (uint8_t)ckpt : RP_CKPT_NONE;
+    }
+    if (quiet)
+        c->flags |= RP_CF_QUIET;
+    else
+        c->flags &= (uint8_t)~RP_CF_QUIET;
+}
+
 static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
                        const struct rp_score_parts *now, bool may_defer, int64_t quiet_until)
 {
@@ -329,9 +381,10 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
     c->flags &= (uint8_t)~RP_CF_LOOKAHEAD; /* (whatever was deferred is superseded) */
     p->stats.reschedules++;
     double ever;
-    struct rp_score_parts lo;
     double at_due;
-    int64_t due = rp_scoring_next_check_ex(&p->cfg, &p->table, c, after, now, &ever, &at_due);
+    int ckpt;
+    int64_t due =
+        rp_scoring_next_check_ex(&p->cfg, &p->table, c, after, now, &ever, &at_due, &ckpt);
     bool in_episode = c->flags & ((RP_CF_IN_EPISODE << RP_KIND_CHURN_RISK) |
                                   (RP_CF_IN_EPISODE << RP_KIND_ADVOCATE));
     double enter = p->cfg.enter[RP_KIND_CHURN_RISK];
@@ -364,40 +417,10 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
             /* Outside any episode only a churn_risk enter can happen by time alone: the cheap
              * bound (at_due) spares this evaluation at the checkpoint for most customers. */
             quiet = false;
-            struct rp_score_parts s;
-            rp_scoring_eval(&p->cfg, &p->table, c, due, &s);
-            p->stats.lookahead_evals++;
-            if (would_transition(p, c, &s, due)) {
-                /* The search is of (after, due]; it can start from quiet_until, before which
-                 * nothing can happen, and needs the scores there. */
-                int64_t a0 = after;
-                if (quiet_until > after && quiet_until < due) {
-                    a0 = quiet_until;
-                    rp_scoring_eval(&p->cfg, &p->table, c, a0, &lo);
-                    now = &lo;
-                } else if (isnan(now->churn)) { /* (an unevaluated event's: no scores) */
-                    rp_scoring_eval(&p->cfg, &p->table, c, after, &lo);
-                    now = &lo;
-                }
-                due = crossing(p, c, after, due, a0, now, &s);
-                p->stats.crossing_searches++;
-            }
+            due = look_ahead(p, c, after, due, now, quiet_until);
         }
     }
-    /* (out of memory for a timer node: the check is lost, not the state) */
-    if (rp_timers_schedule(&p->timers, &p->table, idx, due)) {
-        c->due_ms = INT64_MAX;
-        quiet = false;
-        deferred = false;
-    }
-    if (deferred) {
-        c->stale_dt = (uint32_t)(after - c->clock_ms);
-        c->flags |= RP_CF_LOOKAHEAD;
-    }
-    if (quiet)
-        c->flags |= RP_CF_QUIET;
-    else
-        c->flags &= (uint8_t)~RP_CF_QUIET;
+    file_check(p, idx, c, after, due, quiet, deferred ? ckpt : -2);
 }
 
 /* Makes the look-ahead that reschedule() deferred (RP_CF_LOOKAHEAD), on the state it was
@@ -406,11 +429,24 @@ static void lookahead(struct rp_pipeline *p, uint32_t idx)
 {
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
     int64_t after = c->clock_ms + (int64_t)c->stale_dt;
-    struct rp_score_parts s;
-    rp_scoring_eval_inputs(&p->cfg, &p->table, c, after, &s);
     /* (due_ms, the time the look-ahead was deferred to, is one before which churn_risk cannot
      * reach its threshold: nothing can happen in (after, due_ms]) */
-    reschedule(p, idx, after, &s, false, c->due_ms);
+    int64_t quiet_until = c->due_ms;
+    struct rp_score_parts s;
+    if (c->ckpt != RP_CKPT_NONE) {
+        /* The checkpoint the look-ahead was deferred from is known: reschedule() would find it
+         * again, and its bound there at or above the threshold (the same state from the same
+         * `after`), and make the look-ahead; made here without the bounds. */
+        c->flags &= (uint8_t)~RP_CF_LOOKAHEAD;
+        p->stats.reschedules++;
+        s.churn = NAN; /* (no scores at `after`: look_ahead evaluates there if it needs them) */
+        int64_t due = rp_scoring_silence_checkpoint(&p->cfg, c, c->ckpt);
+        due = look_ahead(p, c, after, due, &s, quiet_until);
+        file_check(p, idx, c, after, due, false, -2);
+        return;
+    }
+    rp_scoring_eval_inputs(&p->cfg, &p->table, c, after, &s);
+    reschedule(p, idx, after, &s, false, quiet_until);
 }
 
 /* A due check: evaluate at the due time, then look for the next one. */

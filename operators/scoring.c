@@ -469,19 +469,21 @@ int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct 
                               const struct rp_cust *c, int64_t after,
                               const struct rp_score_parts *now)
 {
-    return rp_scoring_next_check_ex(cfg, t, c, after, now, NULL, NULL);
+    return rp_scoring_next_check_ex(cfg, t, c, after, now, NULL, NULL, NULL);
 }
 
 int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                                  const struct rp_cust *c, int64_t after,
                                  const struct rp_score_parts *now, double *bound_ever,
-                                 double *bound_due)
+                                 double *bound_due, int *silence_checkpoint)
 {
     struct bound_cache bc = {0};
     if (bound_ever)
         *bound_ever = NAN;
     if (bound_due)
         *bound_due = NAN;
+    if (silence_checkpoint)
+        *silence_checkpoint = -1;
     int64_t due = INT64_MAX;
     const struct rp_ext_talk *k = talk_of(t, c);
     if (k)
@@ -536,8 +538,11 @@ int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const stru
                 break;
             int64_t d = (int64_t)when;
             if (d > after) {
-                if (d < due)
+                if (d < due) {
                     due = d;
+                    if (silence_checkpoint)
+                        *silence_checkpoint = i;
+                }
                 break; /* the thresholds increase: the first one after `after` is the next */
             }
         }
@@ -545,4 +550,16 @@ int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const stru
     if (bound_due && due != INT64_MAX && !in_episode)
         *bound_due = churn_bound(cfg, t, c, after, now, due, cfg->enter[RP_KIND_CHURN_RISK], &bc);
     return due;
+}
+
+int64_t rp_scoring_silence_checkpoint(const struct rp_scoring_config *cfg, const struct rp_cust *c,
+                                      int i)
+{
+    /* (the same operations as the loop of rp_scoring_next_check_ex, so the same bits) */
+    double g = gap_ms(cfg, c);
+    double grow = cfg->silence_full_gaps;
+    for (int k = 2; k <= i; k++)
+        grow *= 1.5;
+    double gaps = i == 0 ? cfg->silence_start_gaps : grow;
+    return (int64_t)((double)last_active_end(c) + ceil_pos(gaps * g));
 }

@@ -83,7 +83,13 @@ int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct 
 int64_t rp_scoring_next_check_ex(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                                  const struct rp_cust *c, int64_t after,
                                  const struct rp_score_parts *now, double *bound_ever,
-                                 double *bound_due);
+                                 double *bound_due, int *silence_checkpoint);
+
+/** The time of silence checkpoint `i` (0, 1, ...) of customer `c` (with an active day), as
+ * rp_scoring_next_check_ex computes it; that function's `*silence_checkpoint` (when not NULL)
+ * gets the i of the checkpoint it returns, or -1 when its due time is another one's. */
+int64_t rp_scoring_silence_checkpoint(const struct rp_scoring_config *cfg, const struct rp_cust *c,
+                                      int i);
 
 /**
  * A lower bound of churn_risk at any time after the full evaluation `s` while the customer sends

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "customer_table.h"
 #include "decay.h"
 #include "pipeline.h"
+#include "scoring.h"
 
 #define DAY  RP_MS_DAY
 #define HOUR RP_MS_HOUR
@@ -785,6 +787,48 @@ Test(pipeline, previous_score_of_a_skipped_evaluation_is_of_the_state_before_the
               "%.6f)",
               s->previous_score, before.churn_risk, view(p, "c", t).churn_risk);
     rp_pipeline_destroy(p);
+}
+
+/* A deferred look-ahead finds its checkpoint again from the index that the next-check
+ * computation gave (rp_scoring_silence_checkpoint), to the millisecond, for every checkpoint. */
+Test(pipeline, a_silence_checkpoint_is_found_again_from_its_index)
+{
+    struct rp_scoring_config cfg;
+    rp_scoring_config_defaults(&cfg);
+    struct rp_ctable t;
+    cr_assert_eq(rp_ctable_init(&t, 16), 0);
+    bool created;
+    uint32_t idx = rp_ctable_upsert(&t, "c", 1, rp_ctable_hash("c", 1), &created);
+    cr_assert_neq(idx, RP_NONE32);
+    struct rp_cust *c = rp_ctable_rec(&t, idx);
+    const uint16_t spans[] = {0, 1, 9, 40, 300}, ns[] = {1, 2, 5, 13, 120};
+    int seen = 0;
+    for (size_t k = 0; k < sizeof(spans) / sizeof(spans[0]); k++) {
+        c->flags = RP_CF_HAS_EVENTS | (k % 2 ? (uint8_t)(RP_CF_IN_EPISODE << RP_KIND_CHURN_RISK)
+                                             : 0); /* (in an episode the checks go on) */
+        c->first_day = rp_day_of(T0) - spans[k];
+        c->span_days = spans[k];
+        c->n_days = ns[k];
+        c->eng_long = 50.0; /* (so that the silence checks exist outside an episode too) */
+        c->eng_short = 1.0;
+        c->clock_ms = T0;
+        int64_t after = T0;
+        for (int step = 0; step < 40; step++) {
+            struct rp_score_parts s;
+            rp_scoring_eval_inputs(&cfg, &t, c, after, &s);
+            int i;
+            int64_t due = rp_scoring_next_check_ex(&cfg, &t, c, after, &s, NULL, NULL, &i);
+            if (due == INT64_MAX)
+                break;
+            cr_assert(i >= 0, "a silence checkpoint (no thread, no cool-down)");
+            cr_assert_eq(rp_scoring_silence_checkpoint(&cfg, c, i), due, "span %u, checkpoint %d",
+                         spans[k], i);
+            seen++;
+            after = due;
+        }
+    }
+    cr_assert(seen > 20, "%d checkpoints", seen);
+    rp_ctable_fini(&t);
 }
 
 Test(pipeline, segments)
