@@ -351,12 +351,12 @@ static int64_t look_ahead(struct rp_pipeline *p, const struct rp_cust *c, int64_
     return crossing(p, c, after, due, a0, now, &s);
 }
 
-/* Files customer `idx`'s next check at `due` and sets its flags: quiet or not; a deferred
- * look-ahead from `after` when ckpt >= -1 (its checkpoint, -1: not a silence checkpoint). */
+/* Files customer `idx`'s next check at `due` and sets its flags: quiet or not; `deferred`: the
+ * look-ahead from `after` deferred to `due`, from silence checkpoint `ckpt` (-1: another kind
+ * of due time). */
 static void file_check(struct rp_pipeline *p, uint32_t idx, struct rp_cust *c, int64_t after,
-                       int64_t due, bool quiet, int ckpt)
+                       int64_t due, bool quiet, bool deferred, int ckpt)
 {
-    bool deferred = ckpt >= -1;
     /* (out of memory for a timer node: the check is lost, not the state) */
     if (rp_timers_schedule(&p->timers, &p->table, idx, due)) {
         c->due_ms = INT64_MAX;
@@ -420,7 +420,7 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
             due = look_ahead(p, c, after, due, now, quiet_until);
         }
     }
-    file_check(p, idx, c, after, due, quiet, deferred ? ckpt : -2);
+    file_check(p, idx, c, after, due, quiet, deferred, ckpt);
 }
 
 /* Makes the look-ahead that reschedule() deferred (RP_CF_LOOKAHEAD), on the state it was
@@ -442,7 +442,7 @@ static void lookahead(struct rp_pipeline *p, uint32_t idx)
         s.churn = NAN; /* (no scores at `after`: look_ahead evaluates there if it needs them) */
         int64_t due = rp_scoring_silence_checkpoint(&p->cfg, c, c->ckpt);
         due = look_ahead(p, c, after, due, &s, quiet_until);
-        file_check(p, idx, c, after, due, false, -2);
+        file_check(p, idx, c, after, due, false, false, -1);
         return;
     }
     rp_scoring_eval_inputs(&p->cfg, &p->table, c, after, &s);
