@@ -551,10 +551,12 @@ static void run(uint64_t n_customers, uint64_t per_customer)
            (unsigned long long)st->credits_applied, (unsigned long long)rejected);
     double ne = (double)applied;
     printf("  per event: %.2f checks fired, %.2f deferred look-aheads, %.2f reschedules, %.2f "
-           "look-ahead evaluations, %.3f crossing searches, %.2f evaluations skipped\n",
+           "look-ahead evaluations, %.3f crossing searches, %.2f evaluations skipped, %.3f holds "
+           "(%.3f checks passed over)\n",
            (double)st->timers_fired / ne, (double)st->lookaheads / ne, (double)st->reschedules / ne,
            (double)st->lookahead_evals / ne, (double)st->crossing_searches / ne,
-           (double)st->evaluations_skipped / ne);
+           (double)st->evaluations_skipped / ne, (double)st->holds / ne,
+           (double)st->held_checks / ne);
     if (sink.check) {
         /* Every customer viewed at the last watermark (untimed; for checking that a change
          * keeps the state as well as the signals). */

@@ -33,7 +33,12 @@
 /* rp_cust.flags */
 #define RP_CF_UNSUBSCRIBED 0x01u
 #define RP_CF_IN_EPISODE   0x02u /* << kind: in an episode of that kind (entered, not exited) */
-#define RP_CF_HAS_EVENTS   0x10u /* at least one own event (credits alone do not set it) */
+/* In a churn_risk episode that no time can end (pipeline.c): no check is filed; the checks
+ * that would have come since clock_ms + stale_dt, none of which could make a transition, are
+ * worked out when the customer's next event or credit comes. */
+#define RP_CF_HELD       0x08u
+#define RP_CF_HAS_EVENTS 0x10u /* at least one own event (credits alone do not set it) */
+_Static_assert((RP_CF_IN_EPISODE << (RP_KIND__COUNT - 1)) < RP_CF_HELD, "flags overlap");
 /* No enter can happen until due_ms unless the state changes: set by the pipeline's reschedule
  * outside any episode, with advocate below its enter threshold and the churn bound up to due_ms
  * below its own (an engagement event then needs no evaluation, pipeline.c). */
@@ -58,7 +63,8 @@ struct rp_cust {
     uint32_t cid_off;   /* cid in the arena */
     uint32_t sig;       /* rp_ext_sig index, 0 = none */
     uint32_t stale_dt;  /* RP_CF_PREV_STALE: the skipped evaluation was at clock_ms + this (ms);
-                           RP_CF_LOOKAHEAD: the deferred reschedule is from clock_ms + this */
+                           RP_CF_LOOKAHEAD: the deferred reschedule is from clock_ms + this;
+                           RP_CF_HELD: the hold began at clock_ms + this */
     uint32_t filed_min; /* earliest wheel minute with an entry for this record (RP_NONE32: none) */
     uint16_t prev_q[RP_KIND__COUNT]; /* score at the previous evaluation, x 65535 */
     uint8_t day_bits;                /* bit i: active on day (last active day - 1 - i), i < 8 */

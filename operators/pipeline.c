@@ -374,11 +374,63 @@ static void file_check(struct rp_pipeline *p, uint32_t idx, struct rp_cust *c, i
         c->flags &= (uint8_t)~RP_CF_QUIET;
 }
 
+/*
+ * Holds a customer in a churn_risk episode (and in no advocate episode) whose scores at `after`
+ * show that no time can make a transition (transition_possible() said no): churn_risk's parts
+ * that only grow while nothing happens keep it at or above its exit threshold, and advocate,
+ * below its enter threshold, only falls. Its checks would each be an evaluation that records
+ * the scores as previous_score and files the next one, at times that depend on the state alone
+ * (in an episode the next check does not read the scores), until an event or a credit: none is
+ * filed, and release_hold() works out which of them would have come by then.
+ */
+static void hold(struct rp_pipeline *p, uint32_t idx, struct rp_cust *c, int64_t after)
+{
+    file_check(p, idx, c, after, INT64_MAX, false, false, -1);
+    c->flags |= RP_CF_HELD;
+    c->stale_dt = (uint32_t)(after - c->clock_ms);
+    p->stats.holds++;
+}
+
+/*
+ * Ends the hold of customer `idx` (RP_CF_HELD) before an event or a credit at `until`, as if its
+ * checks due by then had fired: the last of them is the skipped evaluation (RP_CF_PREV_STALE,
+ * made if a transition needs it as previous_score), and the next one is filed when
+ * `file_next` (a credit: no reschedule follows it), else left to the caller's reschedule.
+ */
+static void release_hold(struct rp_pipeline *p, uint32_t idx, struct rp_cust *c, int64_t until,
+                         bool file_next)
+{
+    c->flags &= (uint8_t)~RP_CF_HELD;
+    int64_t last = INT64_MIN;
+    int64_t due =
+        rp_scoring_next_check(&p->cfg, &p->table, c, c->clock_ms + (int64_t)c->stale_dt, NULL);
+    while (due <= until) {
+        last = due;
+        p->stats.held_checks++;
+        due = rp_scoring_next_check(&p->cfg, &p->table, c, due, NULL);
+    }
+    if (last != INT64_MIN) {
+        if (last - c->clock_ms <= (int64_t)UINT32_MAX) {
+            c->flags |= RP_CF_PREV_STALE;
+            c->stale_dt = (uint32_t)(last - c->clock_ms);
+        } else {
+            c->stale_dt = 0;
+            struct rp_score_parts s;
+            rp_scoring_eval(&p->cfg, &p->table, c, last, &s);
+            rp_signals_record_prev(c, RP_KIND_CHURN_RISK, s.churn);
+            rp_signals_record_prev(c, RP_KIND_ADVOCATE, s.advocate);
+        }
+    }
+    if (file_next)
+        file_check(p, idx, c, last, due, false, false, -1);
+}
+
 static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
                        const struct rp_score_parts *now, bool may_defer, int64_t quiet_until)
 {
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
-    c->flags &= (uint8_t)~RP_CF_LOOKAHEAD; /* (whatever was deferred is superseded) */
+    /* (whatever was deferred or held is superseded) */
+    c->flags &= (uint8_t) ~(RP_CF_LOOKAHEAD | RP_CF_HELD);
     p->stats.reschedules++;
     double ever;
     double at_due;
@@ -413,6 +465,11 @@ static void reschedule(struct rp_pipeline *p, uint32_t idx, int64_t after,
     if (!deferred && due != INT64_MAX) {
         if (in_episode && !isnan(now->churn) && !transition_possible(p, c, after, due, now)) {
             quiet = false; /* (the look-ahead evaluation would find no transition at `due`) */
+            if ((c->flags & RP_CF_IN_EPISODE << RP_KIND_ADVOCATE) == 0 &&
+                after - c->clock_ms <= (int64_t)UINT32_MAX) {
+                hold(p, idx, c, after);
+                return;
+            }
         } else if (in_episode || at_due >= enter) {
             /* Outside any episode only a churn_risk enter can happen by time alone: the cheap
              * bound (at_due) spares this evaluation at the checkpoint for most customers. */
@@ -784,6 +841,8 @@ enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_even
     rp_ctable_prefetch_rec(&p->table, idx, 1);
     /* This customer's own checks that fall due by this event's time fire first, so that what a
      * check sees depends on the customer's own events only, not on other customers' traffic. */
+    if (c->flags & RP_CF_HELD)
+        release_hold(p, idx, c, ev->ts_ms, false);
     while (c->due_ms <= ev->ts_ms)
         fire(p, idx);
     bool skip = (c->flags & RP_CF_QUIET) && ev->ts_ms >= c->clock_ms && only_lowers_churn(ev);
@@ -834,6 +893,8 @@ void rp_pipeline_apply_credit(struct rp_pipeline *p, const struct rp_credit *cr)
     /* As before an event of the customer's own: the checks due by the credit's time fire
      * first, so that their transitions keep their own time (as_of), whatever the traffic of
      * the customer who caused the credit. */
+    if (c->flags & RP_CF_HELD)
+        release_hold(p, idx, c, cr->ts_ms, true);
     while (c->due_ms <= cr->ts_ms)
         fire(p, idx);
     if (c->flags & RP_CF_LOOKAHEAD)

@@ -59,6 +59,8 @@ struct rp_pipeline_stats {
     uint64_t lookaheads;        /* deferred look-aheads made when their time came (not checks) */
     uint64_t lookahead_evals;   /* evaluations at the next checkpoint, ahead of time */
     uint64_t crossing_searches; /* of those, transitions placed to the minute (crossing()) */
+    uint64_t holds; /* reschedules that filed no check: in a churn_risk episode no time can end */
+    uint64_t held_checks; /* checks passed over while held, worked out at the next event/credit */
 };
 
 /**

@@ -68,7 +68,7 @@ double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct 
  * new event (SLA moments, silence thresholds), or INT64_MAX. `now` is the evaluation at `after`:
  * silence checks are skipped for a customer outside any episode whose churn_risk could not
  * reach the enter threshold however long the silence (most one-visit customers), so that
- * timers cost nothing for them.
+ * timers cost nothing for them. In an episode `now` is not read (it may be NULL).
  */
 int64_t rp_scoring_next_check(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                               const struct rp_cust *c, int64_t after,

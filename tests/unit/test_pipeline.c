@@ -789,6 +789,82 @@ Test(pipeline, previous_score_of_a_skipped_evaluation_is_of_the_state_before_the
     rp_pipeline_destroy(p);
 }
 
+/* A daily visitor for 30 days who then goes silent: churn_risk enters (silence and the drop)
+ * about 7.7 days after the last active day, and from then on the silence part alone keeps it
+ * above its exit threshold, whatever the time: no check is filed (a hold). Returns the time of
+ * silence checkpoint `gaps` (own gaps after the last active day), as MODEL.md defines them. */
+static int64_t held_visitor(struct rp_pipeline *p, struct sink *k, int64_t *m, double gaps)
+{
+    for (int d = 0; d < 30; d++) {
+        struct rp_event e = ev("c", T0 + d * DAY + 9 * HOUR, RP_EV_LOGIN);
+        cr_assert_eq(feed(p, &e, m), RP_OK);
+    }
+    uint64_t holds = rp_pipeline_stats(p)->holds;
+    rp_pipeline_advance(p, T0 + 40 * DAY);
+    cr_assert_eq(count(k, "c", RP_KIND_CHURN_RISK, RP_TR_ENTER), 1);
+    cr_assert_gt(rp_pipeline_stats(p)->holds, holds, "no hold");
+    /* the mean gap: (span + 2 x 7 d) / (days - 1 + 2) */
+    double g = (29.0 * DAY + 2 * 7.0 * DAY) / (30 - 1 + 2);
+    return T0 + 30 * DAY + (int64_t)ceil(gaps * g);
+}
+
+/* A held customer's checks are not filed, yet previous_score of the transition an event makes
+ * is the score at the last check that would have fired before the event (silence checkpoints
+ * at 2, 6, 9, 13.5, 20.25 own gaps of ~1.39 days: the one at 13.5 gaps, 18.7 days after the last
+ * active day; the event at 26 days, with a weight large enough to end the episode). */
+Test(pipeline, previous_score_after_a_hold_is_of_the_last_check_it_passed_over)
+{
+    static struct sink k;
+    struct rp_scoring_config cfg;
+    rp_scoring_config_defaults(&cfg);
+    cfg.weight[RP_EV_COMMENT] = 100;
+    struct rp_pipeline *p = mk(&cfg, &k, false);
+    int64_t m = INT64_MIN;
+    int64_t last_check = held_visitor(p, &k, &m, 13.5);
+    int64_t t = T0 + 56 * DAY;
+    uint64_t fired = rp_pipeline_stats(p)->timers_fired;
+    rp_pipeline_advance(p, t - HOUR);
+    cr_expect_eq(rp_pipeline_stats(p)->timers_fired, fired, "a held customer's checks fired");
+    double at_check = view(p, "c", last_check).churn_risk;
+    double before = view(p, "c", last_check - 3 * DAY).churn_risk,
+           at_t = view(p, "c", t).churn_risk;
+    /* (the scores at the checks around it differ: a wrong check would show) */
+    cr_assert(fabs(at_check - before) > 0.01 && fabs(at_check - at_t) > 0.001,
+              "churn_risk %.4f, 3 days before %.4f, at the event %.4f", at_check, before, at_t);
+    struct rp_event e = ev("c", t, RP_EV_COMMENT);
+    cr_assert_eq(feed(p, &e, &m), RP_OK);
+    const struct rp_signal *s = find(&k, "c", RP_KIND_CHURN_RISK, RP_TR_EXIT, 0);
+    cr_assert(s, "no exit");
+    cr_expect_eq(s->as_of_ms, t);
+    cr_expect(fabs(s->previous_score - at_check) <= 0.5 / 65535 + 1e-12,
+              "previous_score %.6f, churn_risk at the last check %.6f", s->previous_score,
+              at_check);
+    cr_expect_geq(rp_pipeline_stats(p)->held_checks, 3, "checks passed over: %llu",
+                  (unsigned long long)rp_pipeline_stats(p)->held_checks);
+    rp_pipeline_destroy(p);
+}
+
+/* A credit applies no reschedule: it ends a hold with the next check filed, which then fires
+ * at its time as if the customer had never been held. */
+Test(pipeline, a_credit_ends_a_hold_with_the_next_check_filed)
+{
+    static struct sink k;
+    struct rp_pipeline *p = mk(NULL, &k, false);
+    int64_t m = INT64_MIN;
+    int64_t next = held_visitor(p, &k, &m, 20.25); /* the first check after the credit */
+    struct rp_credit cr = {.kind = RP_CREDIT_REFERRED_BY, .ts_ms = T0 + 50 * DAY};
+    rp_cid_set(&cr.to, "c");
+    rp_cid_set(&cr.from, "friend");
+    rp_pipeline_advance(p, T0 + 50 * DAY);
+    rp_pipeline_apply_credit(p, &cr);
+    uint64_t fired = rp_pipeline_stats(p)->timers_fired;
+    rp_pipeline_advance(p, next - 1);
+    cr_expect_eq(rp_pipeline_stats(p)->timers_fired, fired);
+    rp_pipeline_advance(p, next);
+    cr_expect_eq(rp_pipeline_stats(p)->timers_fired, fired + 1, "the check after the credit");
+    rp_pipeline_destroy(p);
+}
+
 /* A deferred look-ahead finds its checkpoint again from the index that the next-check
  * computation gave (rp_scoring_silence_checkpoint), to the millisecond, for every checkpoint. */
 Test(pipeline, a_silence_checkpoint_is_found_again_from_its_index)
