@@ -690,14 +690,21 @@ static void apply_state(struct rp_pipeline *p, struct rp_cust *c, const struct r
         c->clock_ms = ts;
         c->flags |= RP_CF_HAS_EVENTS;
     } else if (ts > c->clock_ms) {
-        c->eng_short *= rp_decay_factor(ts - c->clock_ms, cfg->half_life_short_ms);
-        c->eng_long *= rp_decay_factor(ts - c->clock_ms, cfg->half_life_long_ms);
+        double fs, fl;
+        rp_decay_factor_pair(ts - c->clock_ms, cfg->half_life_short_ms, cfg->half_life_long_ms, &fs,
+                             &fl);
+        c->eng_short *= fs;
+        c->eng_long *= fl;
         c->clock_ms = ts;
     }
     double w = cfg->weight[ev->type];
     if (w > 0) {
-        c->eng_short += rp_decay_contrib(c->clock_ms, ts, w, cfg->half_life_short_ms);
-        c->eng_long += rp_decay_contrib(c->clock_ms, ts, w, cfg->half_life_long_ms);
+        /* (w * the factors of a late event's age: rp_decay_contrib for both half-lives) */
+        double fs, fl;
+        rp_decay_factor_pair(c->clock_ms - ts, cfg->half_life_short_ms, cfg->half_life_long_ms, &fs,
+                             &fl);
+        c->eng_short += w * fs;
+        c->eng_long += w * fl;
     }
     if (is_active(ev->type))
         mark_day(&c->first_day, &c->span_days, &c->n_days, &c->day_bits, rp_day_of(ts));

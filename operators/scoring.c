@@ -126,8 +126,11 @@ eval_inputs(const struct rp_scoring_config *cfg, const struct rp_ctable *t, cons
     out->buyer = out->open_friction = false;
     out->fr = (struct rp_conv_friction){0};
     if (c->flags & RP_CF_HAS_EVENTS) {
-        out->eng_short = rp_decay_at(c->eng_short, c->clock_ms, as_of, cfg->half_life_short_ms);
-        out->eng_long = rp_decay_at(c->eng_long, c->clock_ms, as_of, cfg->half_life_long_ms);
+        double fs, fl; /* (rp_decay_at for both sums) */
+        rp_decay_factor_pair(as_of - c->clock_ms, cfg->half_life_short_ms, cfg->half_life_long_ms,
+                             &fs, &fl);
+        out->eng_short = c->eng_short * fs;
+        out->eng_long = c->eng_long * fl;
     }
 
     /* purchases: BG/NBD inputs (P(alive) itself in rp_scoring_eval), refunds against spend */
@@ -189,8 +192,9 @@ void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable
             double x = ts / hl < 1.0 ? ts / hl : 1.0;
             double e_up = out->eng_long / (hl * x * 0.5) * hs;
             if (out->eng_short + RP_DROP_PSEUDO < RP_DROP_START * (e_up + RP_DROP_PSEUDO)) {
-                double win_s = hs * (1.0 - rp_exp2(-ts / hs)),
-                       win_l = hl * (1.0 - rp_exp2(-ts / hl));
+                double es, el;
+                rp_exp2_pair(-ts / hs, -ts / hl, &es, &el);
+                double win_s = hs * (1.0 - es), win_l = hl * (1.0 - el);
                 /* The usual rate would put `expected` weight in the short window; the ratio is
                  * shrunk towards 1 by RP_DROP_PSEUDO so that a customer with little activity
                  * is not read as a drop when a few light touches happen not to come. */
@@ -428,7 +432,9 @@ INLINE_BOUND double churn_bound_ex(const struct rp_scoring_config *cfg, const st
                 win_l = young_win_l(cfg, tl);
                 win_s = hs * (1.0 - 0.25); /* (rp_exp2(-2) is exactly 0.25) */
             } else {
-                win_l = hl * (1.0 - rp_exp2(-tl / hl)), win_s = hs * (1.0 - rp_exp2(-tl / hs));
+                double el, es;
+                rp_exp2_pair(-tl / hl, -tl / hs, &el, &es);
+                win_l = hl * (1.0 - el), win_s = hs * (1.0 - es);
             }
             bc->e_max = win_l > 0 ? L / win_l * win_s * (1.0 + 1e-9) : INFINITY;
             bc->have_e = true;
