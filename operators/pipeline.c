@@ -106,14 +106,20 @@ static bool would_transition(const struct rp_pipeline *p, const struct rp_cust *
     return false;
 }
 
+/* Records the scores of the current state at `at` as the previous evaluation's (prev_q). */
+static void record_prev_at(struct rp_pipeline *p, struct rp_cust *c, int64_t at)
+{
+    struct rp_score_parts s;
+    rp_scoring_eval(&p->cfg, &p->table, c, at, &s);
+    rp_signals_record_prev(c, RP_KIND_CHURN_RISK, s.churn);
+    rp_signals_record_prev(c, RP_KIND_ADVOCATE, s.advocate);
+}
+
 /* Makes prev_q what it would be had the skipped evaluation (RP_CF_PREV_STALE) been made: the
  * evaluation of the current state at clock_ms + stale_dt (the state has not changed since). */
 static void resolve_prev(struct rp_pipeline *p, struct rp_cust *c)
 {
-    struct rp_score_parts s;
-    rp_scoring_eval(&p->cfg, &p->table, c, c->clock_ms + (int64_t)c->stale_dt, &s);
-    rp_signals_record_prev(c, RP_KIND_CHURN_RISK, s.churn);
-    rp_signals_record_prev(c, RP_KIND_ADVOCATE, s.advocate);
+    record_prev_at(p, c, c->clock_ms + (int64_t)c->stale_dt);
     c->flags &= (uint8_t)~RP_CF_PREV_STALE;
 }
 
@@ -414,11 +420,7 @@ static void release_hold(struct rp_pipeline *p, uint32_t idx, struct rp_cust *c,
             c->flags |= RP_CF_PREV_STALE;
             c->stale_dt = (uint32_t)(last - c->clock_ms);
         } else {
-            c->stale_dt = 0;
-            struct rp_score_parts s;
-            rp_scoring_eval(&p->cfg, &p->table, c, last, &s);
-            rp_signals_record_prev(c, RP_KIND_CHURN_RISK, s.churn);
-            rp_signals_record_prev(c, RP_KIND_ADVOCATE, s.advocate);
+            record_prev_at(p, c, last); /* (too far from the clock to keep as stale_dt) */
         }
     }
     if (file_next)
