@@ -793,11 +793,18 @@ Test(pipeline, previous_score_of_a_skipped_evaluation_is_of_the_state_before_the
  * about 7.7 days after the last active day, and from then on the silence part alone keeps it
  * above its exit threshold, whatever the time: no check is filed (a hold). Returns the time of
  * silence checkpoint `gaps` (own gaps after the last active day), as MODEL.md defines them. */
-static int64_t held_visitor(struct rp_pipeline *p, struct sink *k, int64_t *m, double gaps)
+static int64_t held_visitor(struct rp_pipeline *p, struct sink *k, int64_t *m, double gaps,
+                            bool buyer)
 {
     for (int d = 0; d < 30; d++) {
         struct rp_event e = ev("c", T0 + d * DAY + 9 * HOUR, RP_EV_LOGIN);
         cr_assert_eq(feed(p, &e, m), RP_OK);
+        if (buyer && (d == 0 || d == 25)) { /* (x = 1: 1 - P(alive) keeps growing) */
+            struct rp_event b = ev("c", T0 + d * DAY + 10 * HOUR, RP_EV_PURCHASE);
+            b.present |= RP_F_VALUE;
+            b.value = 30;
+            cr_assert_eq(feed(p, &b, m), RP_OK);
+        }
     }
     uint64_t holds = rp_pipeline_stats(p)->holds;
     rp_pipeline_advance(p, T0 + 40 * DAY);
@@ -820,7 +827,7 @@ Test(pipeline, previous_score_after_a_hold_is_of_the_last_check_it_passed_over)
     cfg.weight[RP_EV_COMMENT] = 100;
     struct rp_pipeline *p = mk(&cfg, &k, false);
     int64_t m = INT64_MIN;
-    int64_t last_check = held_visitor(p, &k, &m, 13.5);
+    int64_t last_check = held_visitor(p, &k, &m, 13.5, false);
     int64_t t = T0 + 56 * DAY;
     uint64_t fired = rp_pipeline_stats(p)->timers_fired;
     rp_pipeline_advance(p, t - HOUR);
@@ -844,6 +851,35 @@ Test(pipeline, previous_score_after_a_hold_is_of_the_last_check_it_passed_over)
     rp_pipeline_destroy(p);
 }
 
+/* The same more than 49.7 days after the customer's clock, past what stale_dt holds: the last
+ * check passed over (45.5625 gaps, 63 days after the last active day) is evaluated when the hold
+ * ends. A buyer, so that churn_risk still grows there (1 - P(alive)) and tells the checks apart. */
+Test(pipeline, previous_score_after_a_long_hold_is_of_the_last_check_it_passed_over)
+{
+    static struct sink k;
+    struct rp_scoring_config cfg;
+    rp_scoring_config_defaults(&cfg);
+    cfg.weight[RP_EV_COMMENT] = 100;
+    struct rp_pipeline *p = mk(&cfg, &k, false);
+    int64_t m = INT64_MIN;
+    int64_t last_check = held_visitor(p, &k, &m, 45.5625, true);
+    int64_t t = T0 + 100 * DAY;
+    cr_assert_gt(last_check - (T0 + 29 * DAY + 10 * HOUR), (int64_t)UINT32_MAX);
+    double at_check = view(p, "c", last_check).churn_risk;
+    double before = view(p, "c", T0 + 30 * DAY + 42 * DAY).churn_risk; /* the check before */
+    cr_assert(fabs(at_check - before) > 0.001 && fabs(at_check - view(p, "c", t).churn_risk) > 1e-4,
+              "churn_risk %.5f, at the check before %.5f, at the event %.5f", at_check, before,
+              view(p, "c", t).churn_risk);
+    struct rp_event e = ev("c", t, RP_EV_COMMENT);
+    cr_assert_eq(feed(p, &e, &m), RP_OK);
+    const struct rp_signal *s = find(&k, "c", RP_KIND_CHURN_RISK, RP_TR_EXIT, 0);
+    cr_assert(s, "no exit");
+    cr_expect(fabs(s->previous_score - at_check) <= 0.5 / 65535 + 1e-12,
+              "previous_score %.6f, churn_risk at the last check %.6f", s->previous_score,
+              at_check);
+    rp_pipeline_destroy(p);
+}
+
 /* A credit applies no reschedule: it ends a hold with the next check filed, which then fires
  * at its time as if the customer had never been held. */
 Test(pipeline, a_credit_ends_a_hold_with_the_next_check_filed)
@@ -851,7 +887,7 @@ Test(pipeline, a_credit_ends_a_hold_with_the_next_check_filed)
     static struct sink k;
     struct rp_pipeline *p = mk(NULL, &k, false);
     int64_t m = INT64_MIN;
-    int64_t next = held_visitor(p, &k, &m, 20.25); /* the first check after the credit */
+    int64_t next = held_visitor(p, &k, &m, 20.25, false); /* the first check after the credit */
     struct rp_credit cr = {.kind = RP_CREDIT_REFERRED_BY, .ts_ms = T0 + 50 * DAY};
     rp_cid_set(&cr.to, "c");
     rp_cid_set(&cr.from, "friend");
