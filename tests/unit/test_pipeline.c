@@ -815,6 +815,30 @@ static int64_t held_visitor(struct rp_pipeline *p, struct sink *k, int64_t *m, d
     return T0 + 30 * DAY + (int64_t)ceil(gaps * g);
 }
 
+/* A pipeline where one comment weighs enough to end a held visitor's episode. */
+static struct rp_pipeline *mk_heavy_comment(struct sink *k)
+{
+    struct rp_scoring_config cfg;
+    rp_scoring_config_defaults(&cfg);
+    cfg.weight[RP_EV_COMMENT] = 100;
+    return mk(&cfg, k, false);
+}
+
+/* The held visitor's comment at `t` ends the episode, with the score at `at_check` (the last
+ * check the hold passed over) as previous_score. */
+static void expect_exit_after_hold(struct rp_pipeline *p, struct sink *k, int64_t *m, int64_t t,
+                                   double at_check)
+{
+    struct rp_event e = ev("c", t, RP_EV_COMMENT);
+    cr_assert_eq(feed(p, &e, m), RP_OK);
+    const struct rp_signal *s = find(k, "c", RP_KIND_CHURN_RISK, RP_TR_EXIT, 0);
+    cr_assert(s, "no exit");
+    cr_expect_eq(s->as_of_ms, t);
+    cr_expect(fabs(s->previous_score - at_check) <= 0.5 / 65535 + 1e-12,
+              "previous_score %.6f, churn_risk at the last check %.6f", s->previous_score,
+              at_check);
+}
+
 /* A held customer's checks are not filed, yet previous_score of the transition an event makes
  * is the score at the last check that would have fired before the event (silence checkpoints
  * at 2, 6, 9, 13.5, 20.25 own gaps of ~1.39 days: the one at 13.5 gaps, 18.7 days after the last
@@ -822,10 +846,7 @@ static int64_t held_visitor(struct rp_pipeline *p, struct sink *k, int64_t *m, d
 Test(pipeline, previous_score_after_a_hold_is_of_the_last_check_it_passed_over)
 {
     static struct sink k;
-    struct rp_scoring_config cfg;
-    rp_scoring_config_defaults(&cfg);
-    cfg.weight[RP_EV_COMMENT] = 100;
-    struct rp_pipeline *p = mk(&cfg, &k, false);
+    struct rp_pipeline *p = mk_heavy_comment(&k);
     int64_t m = INT64_MIN;
     int64_t last_check = held_visitor(p, &k, &m, 13.5, false);
     int64_t t = T0 + 56 * DAY;
@@ -838,14 +859,7 @@ Test(pipeline, previous_score_after_a_hold_is_of_the_last_check_it_passed_over)
     /* (the scores at the checks around it differ: a wrong check would show) */
     cr_assert(fabs(at_check - before) > 0.01 && fabs(at_check - at_t) > 0.001,
               "churn_risk %.4f, 3 days before %.4f, at the event %.4f", at_check, before, at_t);
-    struct rp_event e = ev("c", t, RP_EV_COMMENT);
-    cr_assert_eq(feed(p, &e, &m), RP_OK);
-    const struct rp_signal *s = find(&k, "c", RP_KIND_CHURN_RISK, RP_TR_EXIT, 0);
-    cr_assert(s, "no exit");
-    cr_expect_eq(s->as_of_ms, t);
-    cr_expect(fabs(s->previous_score - at_check) <= 0.5 / 65535 + 1e-12,
-              "previous_score %.6f, churn_risk at the last check %.6f", s->previous_score,
-              at_check);
+    expect_exit_after_hold(p, &k, &m, t, at_check);
     cr_expect_geq(rp_pipeline_stats(p)->held_checks, 3, "checks passed over: %llu",
                   (unsigned long long)rp_pipeline_stats(p)->held_checks);
     rp_pipeline_destroy(p);
@@ -857,10 +871,7 @@ Test(pipeline, previous_score_after_a_hold_is_of_the_last_check_it_passed_over)
 Test(pipeline, previous_score_after_a_long_hold_is_of_the_last_check_it_passed_over)
 {
     static struct sink k;
-    struct rp_scoring_config cfg;
-    rp_scoring_config_defaults(&cfg);
-    cfg.weight[RP_EV_COMMENT] = 100;
-    struct rp_pipeline *p = mk(&cfg, &k, false);
+    struct rp_pipeline *p = mk_heavy_comment(&k);
     int64_t m = INT64_MIN;
     int64_t last_check = held_visitor(p, &k, &m, 45.5625, true);
     int64_t t = T0 + 100 * DAY;
@@ -870,13 +881,7 @@ Test(pipeline, previous_score_after_a_long_hold_is_of_the_last_check_it_passed_o
     cr_assert(fabs(at_check - before) > 0.001 && fabs(at_check - view(p, "c", t).churn_risk) > 1e-4,
               "churn_risk %.5f, at the check before %.5f, at the event %.5f", at_check, before,
               view(p, "c", t).churn_risk);
-    struct rp_event e = ev("c", t, RP_EV_COMMENT);
-    cr_assert_eq(feed(p, &e, &m), RP_OK);
-    const struct rp_signal *s = find(&k, "c", RP_KIND_CHURN_RISK, RP_TR_EXIT, 0);
-    cr_assert(s, "no exit");
-    cr_expect(fabs(s->previous_score - at_check) <= 0.5 / 65535 + 1e-12,
-              "previous_score %.6f, churn_risk at the last check %.6f", s->previous_score,
-              at_check);
+    expect_exit_after_hold(p, &k, &m, t, at_check);
     rp_pipeline_destroy(p);
 }
 
