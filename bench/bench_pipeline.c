@@ -529,8 +529,8 @@ static void run(uint64_t n_customers, uint64_t per_customer)
            (double)applied / (c1 - c0) / 1e6, (double)applied / secs / 1e6, c1 - c0, secs,
            first_phase ? (double)first_phase / (t_first - t0) / 1e6 : 0.0,
            first_phase ? (double)(applied - first_phase) / (t1 - t_first) / 1e6 : 0.0);
-    printf("  created in %.2f s (not timed: the index and records for the expected customers are "
-           "faulted in at creation)\n",
+    printf("  created in %.2f s (not timed: the index, the records and the first slabs of ids and "
+           "extensions for the expected customers are faulted in at creation)\n",
            cr1 - cr0);
     printf("  of the CPU time %.2f s in the kernel (%.0f %%: page faults of new state; first "
            "touches %.2f s, then %.2f s)\n",

@@ -104,6 +104,43 @@ _Static_assert(((size_t)sizeof(struct rp_ext_buy) << RP_BUYS_SHIFT) <= HUGE_PAGE
                    ((size_t)1 << RP_ARENA_SHIFT) <= HUGE_PAGE,
                "chunks carved from slabs fit in one");
 
+/* Room for n more slabs in the list. */
+static int slabs_grow(struct rp_slabs *s, uint32_t n)
+{
+    if (s->cap - s->n >= n)
+        return 0;
+    uint32_t nc = s->cap ? s->cap : 16;
+    while (nc - s->n < n)
+        nc *= 2;
+    struct rp_slab *a = realloc(s->slab, nc * sizeof(*a));
+    if (!a)
+        return -1;
+    s->slab = a;
+    s->cap = nc;
+    return 0;
+}
+
+/* n empty slabs, faulted in now (rp_ctable_init: RP_SLABS_RESERVE_PER_CUSTOMER). */
+static int slabs_reserve(struct rp_slabs *s, size_t n)
+{
+#ifdef RP_ASAN
+    (void)s, (void)n; /* (a slab per chunk under ASan: nothing to fault in ahead) */
+    return 0;
+#else
+    if (n > UINT32_MAX / 2 || slabs_grow(s, (uint32_t)n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char *p = big_zalloc(HUGE_PAGE);
+        if (!p)
+            return -1;
+        prefault(p, HUGE_PAGE);
+        s->slab[s->n++] = (struct rp_slab){p, 0};
+        s->bytes += HUGE_PAGE;
+    }
+    return 0;
+#endif
+}
+
 static void *slab_alloc(struct rp_slabs *s, size_t bytes)
 {
     bytes = (bytes + 63) & ~(size_t)63;
@@ -117,14 +154,8 @@ static void *slab_alloc(struct rp_slabs *s, size_t bytes)
             return p;
         }
     }
-    if (s->n == s->cap) {
-        uint32_t nc = s->cap ? s->cap * 2 : 16;
-        struct rp_slab *a = realloc(s->slab, nc * sizeof(*a));
-        if (!a)
-            return NULL;
-        s->slab = a;
-        s->cap = nc;
-    }
+    if (slabs_grow(s, 1))
+        return NULL;
 #ifdef RP_ASAN
     size_t size = bytes, used = HUGE_PAGE; /* (a slab per chunk: ASan sees where each ends) */
 #else
@@ -246,17 +277,19 @@ int rp_ctable_init(struct rp_ctable *t, size_t expected)
         return -1;
     pool_init(&t->recs, sizeof(struct rp_cust), RP_RECS_SHIFT, NULL); /* 2 MiB chunks */
     t->recs.per_chunk = RP_RECS_PER_CHUNK; /* (the rest of a chunk: its records' links) */
-    /* What is sized by the expected count, the index and the records, is faulted in now (the
-     * cid arena and the extensions grow with what customers do), unless that would take more
-     * than half the machine's memory: an expected count set far too high then costs address
-     * space only, as before, not an out-of-memory kill at start. */
+    /* What is sized by the expected count is faulted in now: the index, the records, and the
+     * first slabs of the cid arena and the extensions (which grow with what customers do:
+     * RP_SLABS_RESERVE_PER_CUSTOMER), unless that would take more than half the machine's
+     * memory: an expected count set far too high then costs address space only, as before,
+     * not an out-of-memory kill at start. */
     /* (record 0 is the pools' "none"; each chunk also holds its records' links) */
     size_t recs = (expected / RP_RECS_PER_CHUNK + 1) * RP_RECS_CHUNK_BYTES;
+    size_t slabs = expected * RP_SLABS_RESERVE_PER_CUSTOMER / HUGE_PAGE;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages > 0 && page > 0 &&
-        t->cap * sizeof(*t->slots) + recs <= (size_t)pages / 2 * (size_t)page) {
+        t->cap * sizeof(*t->slots) + recs + slabs * HUGE_PAGE <= (size_t)pages / 2 * (size_t)page) {
         prefault(t->slots, t->cap * sizeof(*t->slots));
-        if (pool_reserve(&t->recs, expected + 1))
+        if (pool_reserve(&t->recs, expected + 1) || slabs_reserve(&t->slabs, slabs))
             return -1;
     }
     pool_init(&t->buys, sizeof(struct rp_ext_buy), RP_BUYS_SHIFT, &t->slabs);

@@ -182,6 +182,17 @@ struct rp_ctable {
 
 #define RP_ARENA_SHIFT 20 /* 1 MiB arena chunks */
 
+/*
+ * Bytes of slabs (the cid arena's and the extensions' chunks) faulted in at start per expected
+ * customer. Memory that is first touched on the event path stalls it while the kernel zeroes a
+ * 2 MiB page (and, on a VM whose host backs memory lazily, for up to ~5 ms per page): 0.01 to
+ * 0.10 s of bench_pipeline's 0.8-1.1 s at 1 M customers. A floor of what populations use, so
+ * that it is rarely faulted in for nothing (it counts as state either way): the cids alone
+ * take their length + 1; bench_pipeline's mix takes 33.6 bytes per customer in all, a
+ * `rapport gen` population (60 days, most customers buyers) 125.5.
+ */
+#define RP_SLABS_RESERVE_PER_CUSTOMER 32
+
 /** Sizes the index for `expected` customers and faults it in with the records for that many
  * (customer_table.c: unless that would take more than half the machine's memory). */
 int rp_ctable_init(struct rp_ctable *t, size_t expected);
