@@ -337,7 +337,7 @@ uint8_t rp_scoring_reasons(const struct rp_score_parts *s, enum rp_signal_kind k
  * evaluation (rp_scoring_next_check_ex asks for two). */
 struct bound_cache {
     bool have_e, have_k;
-    double e_max;
+    double e_num, e_den; /* the largest E that counts, e_num / e_den (e_den 0: infinite) */
     double keep0; /* what does not depend on `until`: negative sentiment, refunds, unsubscribed */
 };
 
@@ -436,16 +436,21 @@ INLINE_BOUND double churn_bound_ex(const struct rp_scoring_config *cfg, const st
                 rp_exp2_pair(-tl / hl, -tl / hs, &el, &es);
                 win_l = hl * (1.0 - el), win_s = hs * (1.0 - es);
             }
-            bc->e_max = win_l > 0 ? L / win_l * win_s * (1.0 + 1e-9) : INFINITY;
+            /* E = L / win_l * win_s (a hair more), kept as a fraction (below) */
+            bc->e_num = L * win_s * (1.0 + 1e-9);
+            bc->e_den = win_l > 0 ? win_l : 0.0;
             bc->have_e = true;
         }
-        double e_max = bc->e_max;
         double s_min = 0.0;
         if (until != INT64_MAX)
             s_min = s->eng_short * rp_exp2(-(double)(until - after) / hs);
-        double ratio_min = (s_min + RP_DROP_PSEUDO) / (e_max + RP_DROP_PSEUDO);
-        keep *= 1.0 - cfg->w_engagement_drop *
-                          clamp01((RP_DROP_START - ratio_min) / (RP_DROP_START - RP_DROP_FULL));
+        /* c = (START - ratio) / (START - FULL), ratio = (s_min + P) / (E + P), E = e_num / e_den,
+         * with one division instead of three: they were most of this bound's latency, and the
+         * bound is only compared (rounding is covered by the hair added to E). */
+        double d = bc->e_num + RP_DROP_PSEUDO * bc->e_den;
+        double c_drop = (RP_DROP_START * d - (s_min + RP_DROP_PSEUDO) * bc->e_den) /
+                        ((RP_DROP_START - RP_DROP_FULL) * d);
+        keep *= 1.0 - cfg->w_engagement_drop * clamp01(c_drop);
     }
     if (1.0 - keep >= stop)
         return 1.0 - keep;
