@@ -24,6 +24,9 @@ struct rp_pipeline {
     struct rp_timers timers;
     struct rp_pipeline_stats stats;
     int credit_depth; /* credits applied internally may cause credits: bounded recursion */
+    /* by event type: the schedule after a new customer's first event of that type when it is an
+     * engagement event (rp_scoring_first_touch) */
+    uint8_t first_touch[RP_EV__COUNT];
 };
 
 struct rp_pipeline *rp_pipeline_create(const struct rp_scoring_config *cfg,
@@ -45,6 +48,8 @@ struct rp_pipeline *rp_pipeline_create(const struct rp_scoring_config *cfg,
     p->hooks = *hooks;
     p->model = rp_scoring_config_fingerprint(cfg);
     p->watermark_ms = INT64_MIN;
+    for (int k = 0; k < RP_EV__COUNT; k++)
+        p->first_touch[k] = (uint8_t)rp_scoring_first_touch(cfg, cfg->weight[k]);
     if (rp_ctable_init(&p->table, expected_customers) || rp_timers_init(&p->timers)) {
         rp_pipeline_destroy(p);
         snprintf(errstr, errstr_size, "pipeline: out of memory for %zu customers",
@@ -867,7 +872,18 @@ enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_even
     if (created && only_lowers_churn(ev)) {
         /* A new customer's first engagement event: both scores are exactly 0 (no tenure for a
          * drop, no silence, nothing else held), which is what the new record's prev_q already
-         * says; only what scheduling reads is computed. */
+         * says; only what scheduling reads is computed, unless the schedule was decided for
+         * every such customer ahead (the same as reschedule() below would file). */
+        enum rp_first_touch ft = (enum rp_first_touch)p->first_touch[ev->type];
+        if (ft != RP_FT_COMPUTE) {
+            p->stats.evaluations_skipped++;
+            p->stats.reschedules++;
+            int64_t due =
+                ft == RP_FT_CHECKPOINT ? rp_scoring_silence_checkpoint(&p->cfg, c, 0) : INT64_MAX;
+            file_check(p, idx, c, as_of, due, true, false, -1);
+            p->stats.applied++;
+            return RP_OK;
+        }
         rp_scoring_eval_inputs(&p->cfg, &p->table, c, as_of, &s);
         p->stats.evaluations_skipped++;
     } else if (skip) {

@@ -498,6 +498,77 @@ int64_t rp_scoring_churn_enter_not_before(const struct rp_scoring_config *cfg,
     return lb <= after ? after : lb > until ? until : lb;
 }
 
+/* The drop's c of the churn bound (churn_bound_ex) for the long sum L (the predicted short weight
+ * E = L / win_l * win_s, with its hair) and the short sum s_min: increasing in L, decreasing in
+ * s_min. */
+static double drop_c(double L, double s_min, double win_l, double win_s)
+{
+    double e = win_l > 0 ? L * win_s * (1.0 + 1e-9) / win_l : INFINITY;
+    double ratio = (s_min + RP_DROP_PSEUDO) / (e + RP_DROP_PSEUDO);
+    return clamp01((RP_DROP_START - ratio) / (RP_DROP_START - RP_DROP_FULL));
+}
+
+enum rp_first_touch rp_scoring_first_touch(const struct rp_scoring_config *cfg, double w)
+{
+    /* The state after the event: one active day d, no span, eng_short = eng_long = w as of the
+     * event's time d * DAY + delta (0 <= delta < DAY), nothing else. The next-check computation
+     * reads delta in two places only: the long sum taken to 2 short half-lives of tenure
+     * (L = w 2^(-(2 h_s - delta) / h_l), larger for a larger delta; young throughout when
+     * 2 h_s >= DAY), and the short sum at checkpoint 0 (s = w 2^(-(DAY + ck - delta) / h_s),
+     * larger too). The drop's c grows with L and falls with s: its bounds over the day come
+     * from the ends. m: a margin far above rounding. */
+    const double m = 1e-9;
+    double enter = cfg->enter[RP_KIND_CHURN_RISK];
+    int64_t hs_ms = cfg->half_life_short_ms;
+    if (2 * hs_ms < RP_MS_DAY || !(w >= 0))
+        return RP_FT_COMPUTE;
+    double hs = (double)hs_ms, hl = (double)cfg->half_life_long_ms;
+    double win_l = young_win_l(cfg, (double)(2 * hs_ms)), win_s = hs * (1.0 - 0.25);
+    double L_lo = w * rp_exp2(-(double)(2 * hs_ms) / hl) * (1.0 - m);
+    double L_hi = w * rp_exp2(-(double)(2 * hs_ms - RP_MS_DAY) / hl) * (1.0 + m);
+
+    /* Silence checks at all: the bound with no end (silence full), as churn_bound_ex has it. */
+    double keep = 1.0;
+    keep *= 1.0 - cfg->w_silence * 1.0;
+    bool checks;
+    if (1.0 - keep >= enter) {
+        checks = true; /* (the same operations: the same bits) */
+    } else if (!(w > 0)) {
+        checks = false; /* (no drop, no purchase: the bound is silence alone) */
+    } else {
+        double lo = 1.0 - keep * (1.0 - cfg->w_engagement_drop * drop_c(L_lo, 0.0, win_l, win_s));
+        double hi = 1.0 - keep * (1.0 - cfg->w_engagement_drop * drop_c(L_hi, 0.0, win_l, win_s));
+        if (lo >= enter + m)
+            checks = true;
+        else if (hi < enter - m)
+            checks = false;
+        else
+            return RP_FT_COMPUTE;
+    }
+    if (!checks)
+        return RP_FT_NO_CHECK;
+
+    /* Checkpoint 0, ck after the end of the day, and the bound up to it: no deferral and no
+     * look-ahead when it stays below the threshold. */
+    struct rp_cust one = {.n_days = 1};
+    double g = gap_ms(cfg, &one);
+    double ck = ceil_pos(cfg->silence_start_gaps * g);
+    if (!(ck < 1e15))
+        return RP_FT_COMPUTE;
+    int64_t silent = (int64_t)ck;
+    double gaps = silent > 0 ? (double)silent / g : 0.0;
+    double sil = clamp01((gaps - cfg->silence_start_gaps) /
+                         (cfg->silence_full_gaps - cfg->silence_start_gaps));
+    keep = 1.0;
+    keep *= 1.0 - cfg->w_silence * sil;
+    double hi = 1.0 - keep;
+    if (w > 0 && RP_MS_DAY + silent >= 2 * hs_ms) {
+        double s_lo = w * rp_exp2(-(double)(RP_MS_DAY + silent) / hs) * (1.0 - m);
+        hi = 1.0 - keep * (1.0 - cfg->w_engagement_drop * drop_c(L_hi, s_lo, win_l, win_s));
+    }
+    return hi < enter - m ? RP_FT_CHECKPOINT : RP_FT_COMPUTE;
+}
+
 double rp_scoring_churn_bound(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                               const struct rp_cust *c, int64_t after,
                               const struct rp_score_parts *s, int64_t until)

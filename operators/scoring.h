@@ -106,6 +106,23 @@ double rp_scoring_churn_floor(const struct rp_score_parts *s);
 double rp_scoring_advocate_at(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                               const struct rp_cust *c, int64_t at);
 
+/** What the next-check computation decides for a new customer after their first event, an
+ * engagement event of weight `w` (rp_scoring_first_touch). */
+enum rp_first_touch {
+    RP_FT_COMPUTE = 0, /* depends on the time of day of the event: compute it */
+    RP_FT_NO_CHECK,    /* no check (churn_risk could not reach its threshold by silence) */
+    RP_FT_CHECKPOINT,  /* silence checkpoint 0, quiet, with no look-ahead before it */
+};
+
+/**
+ * The next-check decision for every new customer whose first event is an engagement event (no
+ * negative sentiment) of weight `w`: their state differs only by the event's time, and the churn
+ * bounds that decide are monotone in its time of day, so their values at its ends (with a
+ * margin for rounding) decide for every time at once. What rp_scoring_next_check_ex and the
+ * reschedule after it (pipeline.c) would decide, or RP_FT_COMPUTE when the ends disagree.
+ */
+enum rp_first_touch rp_scoring_first_touch(const struct rp_scoring_config *cfg, double w);
+
 /**
  * A time before which churn_risk cannot reach its enter threshold if the customer sends nothing
  * more, from the evaluation `s` at `after` and the churn bound up to `until` (> after): every part

@@ -948,6 +948,94 @@ Test(pipeline, a_silence_checkpoint_is_found_again_from_its_index)
     rp_ctable_fini(&t);
 }
 
+/* Checks one first-touch decision (rp_scoring_first_touch) against the next-check computation
+ * for a new customer with one engagement event of weight w at ts. */
+static void check_first_touch(const struct rp_scoring_config *cfg, struct rp_ctable *t,
+                              struct rp_cust *c, double w, int64_t ts, enum rp_first_touch ft)
+{
+    memset(c, 0, sizeof(*c)); /* (as apply_state leaves a new record: one event, one day) */
+    c->flags = RP_CF_HAS_EVENTS;
+    c->clock_ms = ts;
+    c->eng_short = c->eng_long = w;
+    c->first_day = rp_day_of(ts);
+    c->n_days = 1;
+    struct rp_score_parts s;
+    rp_scoring_eval_inputs(cfg, t, c, ts, &s);
+    double ever, at_due;
+    int ckpt;
+    int64_t due = rp_scoring_next_check_ex(cfg, t, c, ts, &s, &ever, &at_due, &ckpt);
+    double enter = cfg->enter[RP_KIND_CHURN_RISK];
+    if (ft == RP_FT_NO_CHECK) {
+        cr_assert(due == INT64_MAX && ever < enter, "w %g at %lld: due %lld, bound %.12f", w,
+                  (long long)(ts - (int64_t)c->first_day * DAY), (long long)due, ever);
+    } else {
+        cr_assert_eq(ft, RP_FT_CHECKPOINT);
+        cr_assert(due == rp_scoring_silence_checkpoint(cfg, c, 0) && ckpt == 0 && ever >= enter &&
+                      at_due < enter,
+                  "w %g at %lld: due %lld, checkpoint %d, bounds %.12f %.12f", w,
+                  (long long)(ts - (int64_t)c->first_day * DAY), (long long)due, ckpt, ever,
+                  at_due);
+    }
+}
+
+/* A new customer's first engagement event files what the next-check computation would, decided
+ * ahead for its weight whatever its time of day (rp_scoring_first_touch), or is computed. */
+Test(pipeline, a_first_touch_schedule_decided_ahead_is_the_computed_one)
+{
+    struct rp_ctable t;
+    cr_assert_eq(rp_ctable_init(&t, 16), 0);
+    bool created;
+    uint32_t idx = rp_ctable_upsert(&t, "c", 1, rp_ctable_hash("c", 1), &created);
+    struct rp_cust *c = rp_ctable_rec(&t, idx);
+    /* times of day: both ends and between, on a few days */
+    int64_t offs[40] = {0, 1, 60000, 6 * 3600000LL, 12 * 3600000LL, DAY - 60000, DAY - 1};
+    uint64_t r = 12345;
+    for (int i = 7; i < 40; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        offs[i] = (int64_t)((r >> 11) % (uint64_t)DAY);
+    }
+    /* the defaults, and a low enter threshold, where the bound up to checkpoint 0 reaches it
+     * (a look-ahead or a deferral) for heavier first events */
+    for (int variant = 0; variant < 2; variant++) {
+        struct rp_scoring_config cfg;
+        rp_scoring_config_defaults(&cfg);
+        if (variant) {
+            cfg.enter[RP_KIND_CHURN_RISK] = 0.2;
+            cfg.exit[RP_KIND_CHURN_RISK] = 0.1;
+        }
+        int decided[3] = {0, 0, 0}, checked = 0;
+        /* the default weights, and a sweep fine enough to pass where a decision changes */
+        for (int k = -RP_EV__COUNT; k < 8000; k++) {
+            double w = k < 0 ? cfg.weight[k + RP_EV__COUNT] : k * 0.0005;
+            enum rp_first_touch ft = rp_scoring_first_touch(&cfg, w);
+            decided[ft]++;
+            if (ft == RP_FT_COMPUTE)
+                continue;
+            for (int d = 0; d < 3; d++)
+                for (int i = 0; i < 40; i += k < 0 ? 1 : 13, checked++)
+                    check_first_touch(&cfg, &t, c, w, T0 + d * 997 * DAY + offs[i], ft);
+        }
+        /* every default engagement weight is decided; the sweeps meet both decisions (the
+         * defaults) and, between, weights whose decision depends on the time of day */
+        static const enum rp_event_type eng[] = {RP_EV_VIEW,       RP_EV_CLICK, RP_EV_LOGIN,
+                                                 RP_EV_EMAIL_OPEN, RP_EV_LIKE,  RP_EV_COMMENT,
+                                                 RP_EV_SIGNUP};
+        for (size_t i = 0; !variant && i < sizeof(eng) / sizeof(eng[0]); i++)
+            cr_expect_neq(rp_scoring_first_touch(&cfg, cfg.weight[eng[i]]), RP_FT_COMPUTE,
+                          "type %d", eng[i]);
+        cr_expect(decided[RP_FT_CHECKPOINT] > 0 && decided[RP_FT_COMPUTE] > 0 &&
+                      (variant || decided[RP_FT_NO_CHECK] > 0),
+                  "variant %d: no check %d, checkpoint %d, computed %d", variant,
+                  decided[RP_FT_NO_CHECK], decided[RP_FT_CHECKPOINT], decided[RP_FT_COMPUTE]);
+        cr_expect(checked > 10000, "%d", checked);
+        /* a short half-life makes some customers old enough for a drop within their first
+         * day: not decided ahead */
+        cfg.half_life_short_ms = 6 * 3600000LL;
+        cr_expect_eq(rp_scoring_first_touch(&cfg, 1.0), RP_FT_COMPUTE);
+    }
+    rp_ctable_fini(&t);
+}
+
 Test(pipeline, segments)
 {
     static struct sink k;
