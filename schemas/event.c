@@ -709,7 +709,39 @@ mp_map(const uint8_t *base, const uint8_t *end, struct rp_event *ev, char *detai
         continue;                                                                                  \
     }
 #define KEY(lit) eq_lit(p + 1, lit, sizeof lit - 1)
-    for (uint64_t i = 0; i < n; i++) {
+    uint64_t i = 0;
+    /* The usual head, "v": 1, "cid", "ts", "type" in that order (as rp_event_encode_msgpack and
+     * `rapport gen` write them), read as one block: the same checks as the entries below, without
+     * a dispatch per key. Anything else leaves it to the loop, from the first entry. */
+    if (n >= 4 && end - p >= 7 + 17 + 14 &&
+        eq_lit(p,
+               "\xa1v\x01\xa3"
+               "cid",
+               7)) {
+        const uint8_t *q = p + 7;
+        size_t tc = mp_fast_str(q, *q, end, ev->cid.bytes, &ev->cid.len, 1, 31);
+        q += tc;
+        if (tc && end - q >= 3 + 9 + 5 + 2 && eq_lit(q, "\xa2ts", 3)) {
+            uint64_t u = UINT64_MAX;
+            if (q[3] == 0xcf)
+                u = rp_mp_be64(q + 4), q += 3 + 9;
+            else if (q[3] == 0xce)
+                u = rp_mp_be32(q + 4), q += 3 + 5;
+            size_t tl = (size_t)q[5] - 0xa0; /* the type name's length when a fixstr */
+            if (u <= (uint64_t)RP_TS_MAX && end - q >= 6 && eq_lit(q, "\xa4type", 5) && tl < 32 &&
+                (size_t)(end - q) > 5 + tl) {
+                int ty = type_lookup((const char *)q + 6, tl);
+                if (ty >= 0) {
+                    ev->ts_ms = (int64_t)u;
+                    ev->type = (enum rp_event_type)ty;
+                    seen = fast = 1u << K_V | 1u << K_CID | 1u << K_TS | 1u << K_TYPE;
+                    p = q + 6 + tl;
+                    i = 4;
+                }
+            }
+        }
+    }
+    for (; i < n; i++) {
         const size_t avail = (size_t)(end - p);
         const uint8_t *vp;
         uint8_t vb;

@@ -1225,6 +1225,102 @@ Test(event, non_minimal_msgpack_encodings_decode_the_same)
     cr_assert_eq(a.score, 5);
 }
 
+/* The usual head ("v": 1, "cid", "ts", "type", in that order) is read as one block; the same
+ * entries in another order go entry by entry. Both must give the same outcome, error or event. */
+struct piece {
+    const char *p;
+    size_t n;
+};
+#define PIECE(lit)                                                                                 \
+    {                                                                                              \
+        lit, sizeof(lit) - 1                                                                       \
+    }
+
+static size_t put(char *o, size_t at, struct piece x)
+{
+    memcpy(o + at, x.p, x.n);
+    return at + x.n;
+}
+
+Test(event, the_usual_head_decodes_as_the_entries_in_another_order)
+{
+    static const struct {
+        struct piece v, cid, ts, type, extra; /* values (extra: whole entries) */
+        bool ok;
+    } cases[] = {
+        {PIECE("\x01"),
+         PIECE("\xa2"
+               "c7"),
+         PIECE("\xcf\x00\x00\x01\x8b\xcf\xe5\x68\x00"), PIECE("\xa4view"), PIECE(""), true},
+        {PIECE("\x01"),
+         PIECE("\xa1"
+               "c"),
+         PIECE("\xce\x00\x01\x00\x00"), PIECE("\xa6review"), PIECE("\xa5score\x05"), true},
+        {PIECE("\x01"),
+         PIECE("\xb1"
+               "0123456789abcdefg"),
+         PIECE("\xcf\x00\x00\x01\x8b\xcf\xe5\x68\x00"),
+         PIECE("\xa5"
+               "click"),
+         PIECE(""), true},
+        {PIECE("\x01"),
+         PIECE("\xa2"
+               "c7"),
+         PIECE("\xcf\x00\x00\x01\x8b\xcf\xe5\x68\x00"), PIECE("\xa4nope"), PIECE(""), false},
+        {PIECE("\x02"),
+         PIECE("\xa2"
+               "c7"),
+         PIECE("\xcf\x00\x00\x01\x8b\xcf\xe5\x68\x00"), PIECE("\xa4view"), PIECE(""), false},
+        {PIECE("\x01"),
+         PIECE("\xa2"
+               "c7"),
+         PIECE("\xcf\xff\x00\x01\x8b\xcf\xe5\x68\x00"), PIECE("\xa4view"), PIECE(""), false},
+        {PIECE("\x01"),
+         PIECE("\xa2"
+               "c\xe9"),
+         PIECE("\xcf\x00\x00\x01\x8b\xcf\xe5\x68\x00"), PIECE("\xa4view"), PIECE(""), false},
+        {PIECE("\x01"),
+         PIECE("\xa2"
+               "c7"),
+         PIECE("\xcf\x00\x00\x01\x8b\xcf\xe5\x68\x00"), PIECE("\xa4view"),
+         PIECE("\xa3"
+               "cid\xa1x"),
+         false},
+    };
+    const struct piece kv = PIECE("\xa1v"),
+                       kcid = PIECE("\xa3"
+                                    "cid"),
+                       kts = PIECE("\xa2ts"), ktype = PIECE("\xa4type"),
+                       chan = PIECE("\xa7"
+                                    "channel\xa3web");
+    int good = 0;
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char head[256], other[256];
+        size_t n = 0, m = 0;
+        head[n++] = other[m++] = (char)(0x85 + (cases[k].extra.n ? 1 : 0));
+        n = put(head, put(head, n, kv), cases[k].v);
+        n = put(head, put(head, n, kcid), cases[k].cid);
+        n = put(head, put(head, n, kts), cases[k].ts);
+        n = put(head, put(head, n, ktype), cases[k].type);
+        n = put(head, put(head, n, chan), cases[k].extra);
+        m = put(other, put(other, m, kcid), cases[k].cid);
+        m = put(other, put(other, m, ktype), cases[k].type);
+        m = put(other, put(other, m, kv), cases[k].v);
+        m = put(other, put(other, m, kts), cases[k].ts);
+        m = put(other, put(other, m, chan), cases[k].extra);
+        struct rp_event a, b;
+        enum rp_err ra = rp_event_decode(head, n, &a, detail, sizeof detail);
+        cr_assert_eq(ra == RP_OK, cases[k].ok, "case %zu: %d (%s)", k, ra, detail);
+        enum rp_err rb = rp_event_decode(other, m, &b, detail, sizeof detail);
+        cr_assert_eq(rb, ra, "case %zu: head %d, other order %d (%s)", k, ra, rb, detail);
+        if (ra == RP_OK) {
+            cr_assert(ev_equal(&a, &b), "case %zu", k);
+            good++;
+        }
+    }
+    cr_assert_eq(good, 3);
+}
+
 /* ---- one-pass stream decode: exactly frame + decode ---- */
 
 /* The contract for absent fields: numbers 0, string lengths 0. */
