@@ -713,11 +713,8 @@ mp_map(const uint8_t *base, const uint8_t *end, struct rp_event *ev, char *detai
     /* The usual head, "v": 1, "cid", "ts", "type" in that order (as rp_event_encode_msgpack and
      * `rapport gen` write them), read as one block: the same checks as the entries below, without
      * a dispatch per key. Anything else leaves it to the loop, from the first entry. */
-    if (n >= 4 && end - p >= 7 + 17 + 14 &&
-        eq_lit(p,
-               "\xa1v\x01\xa3"
-               "cid",
-               7)) {
+    static const char v1_cid[] = {'\xa1', 'v', 1, '\xa3', 'c', 'i', 'd'}; /* "v": 1, "cid" */
+    if (n >= 4 && end - p >= 7 + 17 + 14 && eq_lit(p, v1_cid, 7)) {
         const uint8_t *q = p + 7;
         size_t tc = mp_fast_str(q, *q, end, ev->cid.bytes, &ev->cid.len, 1, 31);
         q += tc;
