@@ -712,7 +712,8 @@ mp_map(const uint8_t *base, const uint8_t *end, struct rp_event *ev, char *detai
     uint64_t i = 0;
     /* The usual head, "v": 1, "cid", "ts", "type" in that order (as rp_event_encode_msgpack and
      * `rapport gen` write them), read as one block: the same checks as the entries below, without
-     * a dispatch per key. Anything else leaves it to the loop, from the first entry. */
+     * a dispatch per key. Anything else leaves it to the loop, from the first entry (or, after the
+     * head, from the entry after it). */
     static const char v1_cid[] = {'\xa1', 'v', 1, '\xa3', 'c', 'i', 'd'}; /* "v": 1, "cid" */
     if (n >= 4 && end - p >= 7 + 17 + 14 && eq_lit(p, v1_cid, 7)) {
         const uint8_t *q = p + 7;
@@ -734,6 +735,19 @@ mp_map(const uint8_t *base, const uint8_t *end, struct rp_event *ev, char *detai
                     seen = fast = 1u << K_V | 1u << K_CID | 1u << K_TS | 1u << K_TYPE;
                     p = q + 6 + tl;
                     i = 4;
+                    /* and "channel" when it comes next (the last entry of most events) */
+                    static const char channel[] = {'\xa7', 'c', 'h', 'a', 'n', 'n', 'e', 'l'};
+                    size_t tn = n > 4 && end - p >= 8 + 2 && eq_lit(p, channel, 8)
+                                    ? mp_fast_str(p + 8, p[8], end, ev->channel, &ev->channel_len,
+                                                  0, RP_CHANNEL_MAX)
+                                    : 0;
+                    if (tn) {
+                        present |= RP_F_CHANNEL;
+                        seen |= 1u << K_CHANNEL;
+                        fast |= 1u << K_CHANNEL;
+                        p += 8 + tn;
+                        i = 5;
+                    }
                 }
             }
         }
