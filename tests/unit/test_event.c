@@ -1243,55 +1243,72 @@ static size_t put(char *o, size_t at, struct piece x)
     return at + x.n;
 }
 
+/* A map of the five entries keys[i]: val[i] in the given order, then `extra` (whole entries). */
+static size_t build(char *o, const struct piece keys[5], const struct piece val[5],
+                    const int order[5], struct piece extra)
+{
+    size_t n = 0;
+    o[n++] = (char)(0x85 + (extra.n ? 1 : 0));
+    for (int i = 0; i < 5; i++)
+        n = put(o, put(o, n, keys[order[i]]), val[order[i]]);
+    return put(o, n, extra);
+}
+
 Test(event, the_usual_head_decodes_as_the_entries_in_another_order)
 {
     /* (octal escapes where a hex one would run into the next character) */
     static const struct {
-        struct piece v, cid, ts, type, chan, extra; /* values; extra: whole entries */
+        struct piece val[5]; /* of "v", "cid", "ts", "type", "channel" */
+        struct piece extra;  /* whole entries after them */
         bool ok;
     } cases[] = {
-        {PIECE("\1"), PIECE("\242c7"), PIECE(T64_), PIECE("\244view"), PIECE("\243web"), PIECE(""),
+        {{PIECE("\1"), PIECE("\242c7"), PIECE(T64_), PIECE("\244view"), PIECE("\243web")},
+         PIECE(""),
          true},
-        {PIECE("\1"), PIECE("\241c"), PIECE("\316\0\1\0\0"), PIECE("\246review"), PIECE("\243web"),
-         PIECE("\245score\5"), true},
-        {PIECE("\1"), PIECE("\2610123456789abcdefg"), PIECE(T64_), PIECE("\245click"),
-         PIECE("\240"), PIECE(""), true},
-        {PIECE("\1"), PIECE("\242c7"), PIECE(T64_), PIECE("\244view"),
-         PIECE("\260wwwwwwwwwwwwwwww"), PIECE(""), true},
-        {PIECE("\1"), PIECE("\242c7"), PIECE(T64_), PIECE("\244nope"), PIECE("\243web"), PIECE(""),
+        {{PIECE("\1"), PIECE("\241c"), PIECE("\316\0\1\0\0"), PIECE("\246review"),
+          PIECE("\243web")},
+         PIECE("\245score\5"),
+         true},
+        {{PIECE("\1"), PIECE("\2610123456789abcdefg"), PIECE(T64_), PIECE("\245click"),
+          PIECE("\240")},
+         PIECE(""),
+         true},
+        {{PIECE("\1"), PIECE("\242c7"), PIECE(T64_), PIECE("\244view"),
+          PIECE("\260wwwwwwwwwwwwwwww")},
+         PIECE(""),
+         true},
+        {{PIECE("\1"), PIECE("\242c7"), PIECE(T64_), PIECE("\244nope"), PIECE("\243web")},
+         PIECE(""),
          false},
-        {PIECE("\2"), PIECE("\242c7"), PIECE(T64_), PIECE("\244view"), PIECE("\243web"), PIECE(""),
+        {{PIECE("\2"), PIECE("\242c7"), PIECE(T64_), PIECE("\244view"), PIECE("\243web")},
+         PIECE(""),
          false},
-        {PIECE("\1"), PIECE("\242c7"), PIECE("\317\377\0\1\213\317\345\150\0"), PIECE("\244view"),
-         PIECE("\243web"), PIECE(""), false},
-        {PIECE("\1"), PIECE("\242c\351"), PIECE(T64_), PIECE("\244view"), PIECE("\243web"),
-         PIECE(""), false},
-        {PIECE("\1"), PIECE("\242c7"), PIECE(T64_), PIECE("\244view"),
-         PIECE("\261wwwwwwwwwwwwwwwww"), PIECE(""), false},
-        {PIECE("\1"), PIECE("\242c7"), PIECE(T64_), PIECE("\244view"), PIECE("\243w\351b"),
-         PIECE(""), false},
-        {PIECE("\1"), PIECE("\242c7"), PIECE(T64_), PIECE("\244view"), PIECE("\243web"),
-         PIECE("\243cid\241x"), false},
+        {{PIECE("\1"), PIECE("\242c7"), PIECE("\317\377\0\1\213\317\345\150\0"), PIECE("\244view"),
+          PIECE("\243web")},
+         PIECE(""),
+         false},
+        {{PIECE("\1"), PIECE("\242c\351"), PIECE(T64_), PIECE("\244view"), PIECE("\243web")},
+         PIECE(""),
+         false},
+        {{PIECE("\1"), PIECE("\242c7"), PIECE(T64_), PIECE("\244view"),
+          PIECE("\261wwwwwwwwwwwwwwwww")},
+         PIECE(""),
+         false},
+        {{PIECE("\1"), PIECE("\242c7"), PIECE(T64_), PIECE("\244view"), PIECE("\243w\351b")},
+         PIECE(""),
+         false},
+        {{PIECE("\1"), PIECE("\242c7"), PIECE(T64_), PIECE("\244view"), PIECE("\243web")},
+         PIECE("\243cid\241x"),
+         false},
     };
-    const struct piece kv = PIECE("\241v"), kcid = PIECE("\243cid"), kts = PIECE("\242ts"),
-                       ktype = PIECE("\244type"), kchan = PIECE("\247channel");
+    static const struct piece keys[5] = {PIECE("\241v"), PIECE("\243cid"), PIECE("\242ts"),
+                                         PIECE("\244type"), PIECE("\247channel")};
+    static const int usual[5] = {0, 1, 2, 3, 4}, shuffled[5] = {1, 3, 4, 0, 2};
     int good = 0;
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
         char head[256], other[256];
-        size_t n = 0, m = 0;
-        head[n++] = other[m++] = (char)(0x85 + (cases[k].extra.n ? 1 : 0));
-        n = put(head, put(head, n, kv), cases[k].v);
-        n = put(head, put(head, n, kcid), cases[k].cid);
-        n = put(head, put(head, n, kts), cases[k].ts);
-        n = put(head, put(head, n, ktype), cases[k].type);
-        n = put(head, put(head, n, kchan), cases[k].chan);
-        n = put(head, n, cases[k].extra);
-        m = put(other, put(other, m, kcid), cases[k].cid);
-        m = put(other, put(other, m, ktype), cases[k].type);
-        m = put(other, put(other, m, kchan), cases[k].chan);
-        m = put(other, put(other, m, kv), cases[k].v);
-        m = put(other, put(other, m, kts), cases[k].ts);
-        m = put(other, m, cases[k].extra);
+        size_t n = build(head, keys, cases[k].val, usual, cases[k].extra);
+        size_t m = build(other, keys, cases[k].val, shuffled, cases[k].extra);
         struct rp_event a, b;
         enum rp_err ra = rp_event_decode(head, n, &a, detail, sizeof detail);
         cr_assert_eq(ra == RP_OK, cases[k].ok, "case %zu: %d (%s)", k, ra, detail);

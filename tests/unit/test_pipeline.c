@@ -906,6 +906,16 @@ Test(pipeline, a_credit_ends_a_hold_with_the_next_check_filed)
     rp_pipeline_destroy(p);
 }
 
+/* A table of one customer, "c", for tests that set its record by hand. */
+static struct rp_cust *one_record(struct rp_ctable *t)
+{
+    cr_assert_eq(rp_ctable_init(t, 16), 0);
+    bool created;
+    uint32_t idx = rp_ctable_upsert(t, "c", 1, rp_ctable_hash("c", 1), &created);
+    cr_assert_neq(idx, RP_NONE32);
+    return rp_ctable_rec(t, idx);
+}
+
 /* A deferred look-ahead finds its checkpoint again from the index that the next-check
  * computation gave (rp_scoring_silence_checkpoint), to the millisecond, for every checkpoint. */
 Test(pipeline, a_silence_checkpoint_is_found_again_from_its_index)
@@ -913,11 +923,7 @@ Test(pipeline, a_silence_checkpoint_is_found_again_from_its_index)
     struct rp_scoring_config cfg;
     rp_scoring_config_defaults(&cfg);
     struct rp_ctable t;
-    cr_assert_eq(rp_ctable_init(&t, 16), 0);
-    bool created;
-    uint32_t idx = rp_ctable_upsert(&t, "c", 1, rp_ctable_hash("c", 1), &created);
-    cr_assert_neq(idx, RP_NONE32);
-    struct rp_cust *c = rp_ctable_rec(&t, idx);
+    struct rp_cust *c = one_record(&t);
     const uint16_t spans[] = {0, 1, 9, 40, 300}, ns[] = {1, 2, 5, 13, 120};
     int seen = 0;
     for (size_t k = 0; k < sizeof(spans) / sizeof(spans[0]); k++) {
@@ -983,10 +989,7 @@ static void check_first_touch(const struct rp_scoring_config *cfg, struct rp_cta
 Test(pipeline, a_first_touch_schedule_decided_ahead_is_the_computed_one)
 {
     struct rp_ctable t;
-    cr_assert_eq(rp_ctable_init(&t, 16), 0);
-    bool created;
-    uint32_t idx = rp_ctable_upsert(&t, "c", 1, rp_ctable_hash("c", 1), &created);
-    struct rp_cust *c = rp_ctable_rec(&t, idx);
+    struct rp_cust *c = one_record(&t);
     /* times of day: both ends and between, on a few days */
     int64_t offs[40] = {0, 1, 60000, 6 * 3600000LL, 12 * 3600000LL, DAY - 60000, DAY - 1};
     uint64_t r = 12345;
