@@ -364,6 +364,18 @@ static double young_win_l(const struct rp_scoring_config *cfg, double tl)
     return memo.win_l;
 }
 
+/* The drop's c in the churn bound, for the predicted short weight E = e_num / e_den (e_den 0:
+ * infinite) and the short sum s_min: (START - ratio) / (START - FULL) with ratio =
+ * (s_min + P) / (E + P), as one fraction (the three divisions were most of the bound's latency;
+ * the bound is only compared, and rounding is covered by the hair added to E). Grows with E,
+ * falls with s_min. */
+static inline double drop_c(double e_num, double e_den, double s_min)
+{
+    double d = e_num + RP_DROP_PSEUDO * e_den;
+    return clamp01((RP_DROP_START * d - (s_min + RP_DROP_PSEUDO) * e_den) /
+                   ((RP_DROP_START - RP_DROP_FULL) * d));
+}
+
 INLINE_BOUND double churn_bound_ex(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                                    const struct rp_cust *c, int64_t after,
                                    const struct rp_score_parts *s, int64_t until, double stop,
@@ -444,13 +456,7 @@ INLINE_BOUND double churn_bound_ex(const struct rp_scoring_config *cfg, const st
         double s_min = 0.0;
         if (until != INT64_MAX)
             s_min = s->eng_short * rp_exp2(-(double)(until - after) / hs);
-        /* c = (START - ratio) / (START - FULL), ratio = (s_min + P) / (E + P), E = e_num / e_den,
-         * with one division instead of three: they were most of this bound's latency, and the
-         * bound is only compared (rounding is covered by the hair added to E). */
-        double d = bc->e_num + RP_DROP_PSEUDO * bc->e_den;
-        double c_drop = (RP_DROP_START * d - (s_min + RP_DROP_PSEUDO) * bc->e_den) /
-                        ((RP_DROP_START - RP_DROP_FULL) * d);
-        keep *= 1.0 - cfg->w_engagement_drop * clamp01(c_drop);
+        keep *= 1.0 - cfg->w_engagement_drop * drop_c(bc->e_num, bc->e_den, s_min);
     }
     if (1.0 - keep >= stop)
         return 1.0 - keep;
@@ -498,16 +504,6 @@ int64_t rp_scoring_churn_enter_not_before(const struct rp_scoring_config *cfg,
     return lb <= after ? after : lb > until ? until : lb;
 }
 
-/* The drop's c of the churn bound (churn_bound_ex) for the long sum L (the predicted short weight
- * E = L / win_l * win_s, with its hair) and the short sum s_min: increasing in L, decreasing in
- * s_min. */
-static double drop_c(double L, double s_min, double win_l, double win_s)
-{
-    double e = win_l > 0 ? L * win_s * (1.0 + 1e-9) / win_l : INFINITY;
-    double ratio = (s_min + RP_DROP_PSEUDO) / (e + RP_DROP_PSEUDO);
-    return clamp01((RP_DROP_START - ratio) / (RP_DROP_START - RP_DROP_FULL));
-}
-
 enum rp_first_touch rp_scoring_first_touch(const struct rp_scoring_config *cfg, double w)
 {
     /* The state after the event: one active day d, no span, eng_short = eng_long = w as of the
@@ -526,6 +522,9 @@ enum rp_first_touch rp_scoring_first_touch(const struct rp_scoring_config *cfg, 
     double win_l = young_win_l(cfg, (double)(2 * hs_ms)), win_s = hs * (1.0 - 0.25);
     double L_lo = w * rp_exp2(-(double)(2 * hs_ms) / hl) * (1.0 - m);
     double L_hi = w * rp_exp2(-(double)(2 * hs_ms - RP_MS_DAY) / hl) * (1.0 + m);
+    /* E = L / win_l * win_s with its hair, as churn_bound_ex keeps it */
+    double e_den = win_l > 0 ? win_l : 0.0;
+    double e_lo = L_lo * win_s * (1.0 + 1e-9), e_hi = L_hi * win_s * (1.0 + 1e-9);
 
     /* Silence checks at all: the bound with no end (silence full), as churn_bound_ex has it. */
     double keep = 1.0;
@@ -536,8 +535,8 @@ enum rp_first_touch rp_scoring_first_touch(const struct rp_scoring_config *cfg, 
     } else if (!(w > 0)) {
         checks = false; /* (no drop, no purchase: the bound is silence alone) */
     } else {
-        double lo = 1.0 - keep * (1.0 - cfg->w_engagement_drop * drop_c(L_lo, 0.0, win_l, win_s));
-        double hi = 1.0 - keep * (1.0 - cfg->w_engagement_drop * drop_c(L_hi, 0.0, win_l, win_s));
+        double lo = 1.0 - keep * (1.0 - cfg->w_engagement_drop * drop_c(e_lo, e_den, 0.0));
+        double hi = 1.0 - keep * (1.0 - cfg->w_engagement_drop * drop_c(e_hi, e_den, 0.0));
         if (lo >= enter + m)
             checks = true;
         else if (hi < enter - m)
@@ -564,7 +563,7 @@ enum rp_first_touch rp_scoring_first_touch(const struct rp_scoring_config *cfg, 
     double hi = 1.0 - keep;
     if (w > 0 && RP_MS_DAY + silent >= 2 * hs_ms) {
         double s_lo = w * rp_exp2(-(double)(RP_MS_DAY + silent) / hs) * (1.0 - m);
-        hi = 1.0 - keep * (1.0 - cfg->w_engagement_drop * drop_c(L_hi, s_lo, win_l, win_s));
+        hi = 1.0 - keep * (1.0 - cfg->w_engagement_drop * drop_c(e_hi, e_den, s_lo));
     }
     return hi < enter - m ? RP_FT_CHECKPOINT : RP_FT_COMPUTE;
 }
