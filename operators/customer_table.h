@@ -177,6 +177,7 @@ struct rp_ctable {
     char **arena;
     uint32_t n_arena, cap_arena;
     uint32_t arena_used; /* bytes used in the last arena chunk */
+    uint8_t str_max;     /* the longest string interned, in bytes (for the cid prefetch) */
     uint32_t n;          /* customers */
 };
 

@@ -51,6 +51,39 @@ Test(customer_table, grows_and_finds_every_customer)
     rp_ctable_fini(&t);
 }
 
+/* Customers whose hashes are the same (the caller's hash, so that the index's tags meet) are told
+ * apart by their cid bytes: every length, a difference at every position (the comparison reads
+ * short cids as overlapping words from both ends, customer_table.c cid_eq). */
+Test(customer_table, same_hash_other_cid_is_another_customer)
+{
+    const uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (size_t len = 1; len <= RP_CID_MAX; len++) {
+        struct rp_ctable t;
+        cr_assert_eq(rp_ctable_init(&t, 16), 0);
+        char base[RP_CID_MAX], other[RP_CID_MAX];
+        for (size_t i = 0; i < len; i++)
+            base[i] = (char)('a' + (i * 7) % 26);
+        bool created;
+        uint32_t first = rp_ctable_upsert(&t, base, len, h, &created);
+        cr_assert(created && first != RP_NONE32);
+        for (size_t k = 0; k < len; k++) {
+            memcpy(other, base, len);
+            other[k] ^= 0x01;
+            cr_assert_eq(rp_ctable_find(&t, other, len, h), RP_NONE32,
+                         "length %zu, byte %zu differs: not the same customer", len, k);
+            uint32_t idx = rp_ctable_upsert(&t, other, len, h, &created);
+            cr_assert(created && idx != first, "length %zu, byte %zu: a new customer", len, k);
+            cr_assert_eq(rp_ctable_find(&t, other, len, h), idx);
+        }
+        cr_assert_eq(rp_ctable_find(&t, base, len, h), first, "length %zu", len);
+        if (len > 1)
+            cr_assert_eq(rp_ctable_find(&t, base, len - 1, h), RP_NONE32, "a prefix, length %zu",
+                         len);
+        cr_assert_eq(t.n, 1 + len);
+        rp_ctable_fini(&t);
+    }
+}
+
 Test(customer_table, extensions_on_demand)
 {
     struct rp_ctable t;
