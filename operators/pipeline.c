@@ -95,7 +95,7 @@ static void emit(struct rp_pipeline *p, struct rp_cust *c, enum rp_signal_kind k
 
 /* Would an evaluation with scores `s` at `at` make a transition (without making it)? */
 static bool would_transition(const struct rp_pipeline *p, const struct rp_cust *c,
-                             const struct rp_score_parts *s, int64_t at)
+                             const struct rp_scores *s, int64_t at)
 {
     const struct rp_ext_sig *g = c->sig ? rp_ctable_sig_at(&p->table, c->sig) : NULL;
     for (int k = 0; k < RP_KIND__COUNT; k++) {
@@ -114,8 +114,8 @@ static bool would_transition(const struct rp_pipeline *p, const struct rp_cust *
 /* Records the scores of the current state at `at` as the previous evaluation's (prev_q). */
 static void record_prev_at(struct rp_pipeline *p, struct rp_cust *c, int64_t at)
 {
-    struct rp_score_parts s;
-    rp_scoring_eval(&p->cfg, &p->table, c, at, &s);
+    struct rp_scores s;
+    rp_scoring_scores(&p->cfg, &p->table, c, at, &s);
     rp_signals_record_prev(c, RP_KIND_CHURN_RISK, s.churn);
     rp_signals_record_prev(c, RP_KIND_ADVOCATE, s.advocate);
 }
@@ -194,7 +194,7 @@ static void evaluate(struct rp_pipeline *p, struct rp_cust *c, int64_t as_of,
     rp_scoring_eval(&p->cfg, &p->table, c, as_of, s);
     if (c->flags & RP_CF_PREV_STALE) {
         /* previous_score is needed only by a transition; otherwise it is overwritten below */
-        if (would_transition(p, c, s, as_of)) {
+        if (would_transition(p, c, &(struct rp_scores){s->churn, s->advocate}, as_of)) {
             if (before)
                 resolve_prev_before(p, c, before);
             else
@@ -214,7 +214,7 @@ static void evaluate(struct rp_pipeline *p, struct rp_cust *c, int64_t as_of,
 /* How far the scores of `s` are past making a transition (>= 0: one of them is there, cool-down
  * aside): score - enter outside an episode, exit - score inside one. Only steers crossing(). */
 static double margin(const struct rp_pipeline *p, const struct rp_cust *c,
-                     const struct rp_score_parts *s)
+                     const struct rp_scores *s)
 {
     double m = -INFINITY;
     for (int k = 0; k < RP_KIND__COUNT; k++) {
@@ -242,10 +242,9 @@ static double margin(const struct rp_pipeline *p, const struct rp_cust *c,
  * where to look, every answer comes from an evaluation.
  */
 static int64_t crossing(struct rp_pipeline *p, const struct rp_cust *c, int64_t lo, int64_t hi,
-                        int64_t a0, const struct rp_score_parts *s_a0,
-                        const struct rp_score_parts *s_hi)
+                        int64_t a0, const struct rp_scores *s_a0, const struct rp_scores *s_hi)
 {
-    struct rp_score_parts s;
+    struct rp_scores s;
     int64_t a = a0, b = hi;
     double fa = margin(p, c, s_a0), fb = margin(p, c, s_hi);
     int side = 0; /* which end the last step moved: -1 a, +1 b (Illinois) */
@@ -259,7 +258,7 @@ static int64_t crossing(struct rp_pipeline *p, const struct rp_cust *c, int64_t 
         } else {
             t = a + (b - a) / 2; /* (cool-down or a kink: no usable slope) */
         }
-        rp_scoring_eval(&p->cfg, &p->table, c, t, &s);
+        rp_scoring_scores(&p->cfg, &p->table, c, t, &s);
         double ft = margin(p, c, &s);
         if (would_transition(p, c, &s, t)) {
             b = t;
@@ -283,7 +282,7 @@ static int64_t crossing(struct rp_pipeline *p, const struct rp_cust *c, int64_t 
         } else if (mid >= b) {
             yes = true;
         } else {
-            rp_scoring_eval(&p->cfg, &p->table, c, mid, &s);
+            rp_scoring_scores(&p->cfg, &p->table, c, mid, &s);
             yes = would_transition(p, c, &s, mid);
             if (yes)
                 b = mid;
@@ -342,24 +341,26 @@ static bool transition_possible(struct rp_pipeline *p, const struct rp_cust *c, 
 static int64_t look_ahead(struct rp_pipeline *p, const struct rp_cust *c, int64_t after,
                           int64_t due, const struct rp_score_parts *now, int64_t quiet_until)
 {
-    struct rp_score_parts s, lo;
-    rp_scoring_eval(&p->cfg, &p->table, c, due, &s);
+    /* (the scores alone: the search reads nothing else) */
+    struct rp_scores s, lo, at_after = {now->churn, now->advocate};
+    rp_scoring_scores(&p->cfg, &p->table, c, due, &s);
     p->stats.lookahead_evals++;
     if (!would_transition(p, c, &s, due))
         return due;
     /* The search is of (after, due]; it can start from quiet_until, before which nothing can
      * happen, and needs the scores there. */
     int64_t a0 = after;
+    const struct rp_scores *s0 = &at_after;
     if (quiet_until > after && quiet_until < due) {
         a0 = quiet_until;
-        rp_scoring_eval(&p->cfg, &p->table, c, a0, &lo);
-        now = &lo;
+        rp_scoring_scores(&p->cfg, &p->table, c, a0, &lo);
+        s0 = &lo;
     } else if (isnan(now->churn)) { /* (an unevaluated event's: no scores) */
-        rp_scoring_eval(&p->cfg, &p->table, c, after, &lo);
-        now = &lo;
+        rp_scoring_scores(&p->cfg, &p->table, c, after, &lo);
+        s0 = &lo;
     }
     p->stats.crossing_searches++;
-    return crossing(p, c, after, due, a0, now, &s);
+    return crossing(p, c, after, due, a0, s0, &s);
 }
 
 /* Files customer `idx`'s next check at `due` and sets its flags: quiet or not; `deferred`: the

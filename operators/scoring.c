@@ -101,6 +101,55 @@ static double advocate_of(const struct rp_scoring_config *cfg, double A, bool op
     return clamp01(adv);
 }
 
+/* The engagement sums decayed to `as_of` (rp_decay_at for both). */
+static inline void decayed_engagement(const struct rp_scoring_config *cfg, const struct rp_cust *c,
+                                      int64_t as_of, double *eng_short, double *eng_long)
+{
+    double fs, fl;
+    rp_decay_factor_pair(as_of - c->clock_ms, cfg->half_life_short_ms, cfg->half_life_long_ms, &fs,
+                         &fl);
+    *eng_short = c->eng_short * fs;
+    *eng_long = c->eng_long * fl;
+}
+
+/* The engagement parts of churn_risk at `as_of` of a customer with an active day, from the sums
+ * decayed to it: the drop into *drop (left as it is when there is none), silence in own gaps and
+ * its part. One code for rp_scoring_eval and rp_scoring_scores (the same bits). */
+static inline void engagement_parts(const struct rp_scoring_config *cfg, const struct rp_cust *c,
+                                    int64_t as_of, double eng_short, double eng_long, double *drop,
+                                    double *silence_gaps, double *silence)
+{
+    /* Rates are decayed sums over the decayed length of the observed history: a customer seen
+     * for less than a half-life is not compared against an empty past. */
+    int64_t tenure = as_of - (int64_t)c->first_day * RP_MS_DAY;
+    if (tenure >= 2 * cfg->half_life_short_ms && eng_long > 0) {
+        double ts = (double)tenure, hs = (double)cfg->half_life_short_ms,
+               hl = (double)cfg->half_life_long_ms;
+        /* Cheap bound first (the common case at an event): 1 - 2^-x >= min(x, 1) / 2, so the
+         * expected short weight is at most e_up; when even that leaves the ratio at or above
+         * RP_DROP_START there is no drop, and no exp2 to pay. */
+        double x = ts / hl < 1.0 ? ts / hl : 1.0;
+        double e_up = eng_long / (hl * x * 0.5) * hs;
+        if (eng_short + RP_DROP_PSEUDO < RP_DROP_START * (e_up + RP_DROP_PSEUDO)) {
+            double es, el;
+            rp_exp2_pair(-ts / hs, -ts / hl, &es, &el);
+            double win_s = hs * (1.0 - es), win_l = hl * (1.0 - el);
+            /* The usual rate would put `expected` weight in the short window; the ratio is
+             * shrunk towards 1 by RP_DROP_PSEUDO so that a customer with little activity is not
+             * read as a drop when a few light touches happen not to come. */
+            double expected = eng_long / win_l * win_s;
+            double ratio = (eng_short + RP_DROP_PSEUDO) / (expected + RP_DROP_PSEUDO);
+            *drop = cfg->w_engagement_drop *
+                    clamp01((RP_DROP_START - ratio) / (RP_DROP_START - RP_DROP_FULL));
+        }
+    }
+    /* silence against the customer's own rhythm */
+    int64_t silent = as_of - last_active_end(c);
+    *silence_gaps = silent > 0 ? (double)silent / gap_ms(cfg, c) : 0.0;
+    *silence = cfg->w_silence * clamp01((*silence_gaps - cfg->silence_start_gaps) /
+                                        (cfg->silence_full_gaps - cfg->silence_start_gaps));
+}
+
 /* What rp_scoring_eval and rp_scoring_eval_inputs share: the components that need no
  * transcendental function of time beyond the friction decay (one code path, so the two give the
  * same bits). */
@@ -125,13 +174,8 @@ eval_inputs(const struct rp_scoring_config *cfg, const struct rp_ctable *t, cons
     out->silence_gaps = 0.0;
     out->buyer = out->open_friction = false;
     out->fr = (struct rp_conv_friction){0};
-    if (c->flags & RP_CF_HAS_EVENTS) {
-        double fs, fl; /* (rp_decay_at for both sums) */
-        rp_decay_factor_pair(as_of - c->clock_ms, cfg->half_life_short_ms, cfg->half_life_long_ms,
-                             &fs, &fl);
-        out->eng_short = c->eng_short * fs;
-        out->eng_long = c->eng_long * fl;
-    }
+    if (c->flags & RP_CF_HAS_EVENTS)
+        decayed_engagement(cfg, c, as_of, &out->eng_short, &out->eng_long);
 
     /* purchases: BG/NBD inputs (P(alive) itself in rp_scoring_eval), refunds against spend */
     const struct rp_ext_buy *b = buy_of(t, c);
@@ -178,40 +222,10 @@ void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable
     eval_inputs(cfg, t, c, as_of, out);
     double *part = out->part;
 
-    /* engagement and its drop: short-horizon rate against long-horizon rate */
-    if (c->n_days > 0) {
-        /* Rates are decayed sums over the decayed length of the observed history: a customer
-         * seen for less than a half-life is not compared against an empty past. */
-        int64_t tenure = as_of - (int64_t)c->first_day * RP_MS_DAY;
-        if (tenure >= 2 * cfg->half_life_short_ms && out->eng_long > 0) {
-            double ts = (double)tenure, hs = (double)cfg->half_life_short_ms,
-                   hl = (double)cfg->half_life_long_ms;
-            /* Cheap bound first (the common case at an event): 1 - 2^-x >= min(x, 1) / 2, so
-             * the expected short weight is at most e_up; when even that leaves the ratio at or
-             * above RP_DROP_START there is no drop, and no exp2 to pay. */
-            double x = ts / hl < 1.0 ? ts / hl : 1.0;
-            double e_up = out->eng_long / (hl * x * 0.5) * hs;
-            if (out->eng_short + RP_DROP_PSEUDO < RP_DROP_START * (e_up + RP_DROP_PSEUDO)) {
-                double es, el;
-                rp_exp2_pair(-ts / hs, -ts / hl, &es, &el);
-                double win_s = hs * (1.0 - es), win_l = hl * (1.0 - el);
-                /* The usual rate would put `expected` weight in the short window; the ratio is
-                 * shrunk towards 1 by RP_DROP_PSEUDO so that a customer with little activity
-                 * is not read as a drop when a few light touches happen not to come. */
-                double expected = out->eng_long / win_l * win_s;
-                double ratio = (out->eng_short + RP_DROP_PSEUDO) / (expected + RP_DROP_PSEUDO);
-                part[RP_R_ENGAGEMENT_DROP] =
-                    cfg->w_engagement_drop *
-                    clamp01((RP_DROP_START - ratio) / (RP_DROP_START - RP_DROP_FULL));
-            }
-        }
-        /* silence against the customer's own rhythm */
-        int64_t silent = as_of - last_active_end(c);
-        out->silence_gaps = silent > 0 ? (double)silent / gap_ms(cfg, c) : 0.0;
-        part[RP_R_SILENCE] =
-            cfg->w_silence * clamp01((out->silence_gaps - cfg->silence_start_gaps) /
-                                     (cfg->silence_full_gaps - cfg->silence_start_gaps));
-    }
+    /* engagement and its drop (short-horizon rate against long-horizon rate), silence */
+    if (c->n_days > 0)
+        engagement_parts(cfg, c, as_of, out->eng_short, out->eng_long, &part[RP_R_ENGAGEMENT_DROP],
+                         &out->silence_gaps, &part[RP_R_SILENCE]);
 
     /* purchases: BG/NBD P(alive) */
     if (out->buyer) {
@@ -243,6 +257,34 @@ void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable
                 part[code[i]] += out->advocate * Ai[i] / A;
         }
     }
+}
+
+void rp_scoring_scores(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                       const struct rp_cust *c, int64_t as_of, struct rp_scores *out)
+{
+    const struct rp_links *l = rp_ctable_links(c);
+    if (l->buy | l->talk | l->adv) {
+        struct rp_score_parts s;
+        rp_scoring_eval(cfg, t, c, as_of, &s);
+        out->churn = s.churn;
+        out->advocate = s.advocate;
+        return;
+    }
+    /* Engagement alone: rp_scoring_eval's other parts are 0, and each multiplies its noisy-OR
+     * by exactly 1 (1 - clamp01(0)); there is no act, so no advocate. What is left is computed
+     * by the same code, in the same order. */
+    double es = 0.0, el = 0.0, drop = 0.0, gaps, sil = 0.0;
+    if (c->flags & RP_CF_HAS_EVENTS)
+        decayed_engagement(cfg, c, as_of, &es, &el);
+    if (c->n_days > 0)
+        engagement_parts(cfg, c, as_of, es, el, &drop, &gaps, &sil);
+    double keep = 1.0;
+    keep *= 1.0 - clamp01(drop);
+    keep *= 1.0 - clamp01(sil);
+    if (c->flags & RP_CF_UNSUBSCRIBED)
+        keep *= 1.0 - clamp01(cfg->w_unsubscribed);
+    out->churn = clamp01(1.0 - keep);
+    out->advocate = 0.0;
 }
 
 double rp_scoring_advocate_at(const struct rp_scoring_config *cfg, const struct rp_ctable *t,

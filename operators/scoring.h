@@ -37,6 +37,20 @@ struct rp_score_parts {
 void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                      const struct rp_cust *c, int64_t as_of, struct rp_score_parts *out);
 
+/** The two scores alone. */
+struct rp_scores {
+    double churn, advocate;
+};
+
+/**
+ * The scores of rp_scoring_eval at `as_of` (the same bits), without the parts: for a customer
+ * with engagement alone (no purchase, conversation or advocacy extension), about a third of the
+ * evaluation's work. For the searches of a transition's time (pipeline.c), which read the scores
+ * only.
+ */
+void rp_scoring_scores(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
+                       const struct rp_cust *c, int64_t as_of, struct rp_scores *out);
+
 /**
  * Only the parts of an evaluation that rp_scoring_churn_bound and rp_scoring_next_check read
  * (engagement sums, BG/NBD inputs, refunds, negative sentiment, friction, unsubscribed), with the

@@ -916,6 +916,60 @@ static struct rp_cust *one_record(struct rp_ctable *t)
     return rp_ctable_rec(t, idx);
 }
 
+/* The scores alone (rp_scoring_scores: what the searches for a transition's time evaluate) are
+ * the bits of the full evaluation's: for customers with engagement alone, which have code of
+ * their own there, and with extensions, from their last event to years after it. */
+Test(pipeline, the_scores_alone_are_the_full_evaluations_bits)
+{
+    struct rp_scoring_config cfg;
+    rp_scoring_config_defaults(&cfg);
+    struct rp_ctable t;
+    struct rp_cust *c = one_record(&t);
+    uint64_t r = 88172645463325252ULL;
+#define RND() (r ^= r << 13, r ^= r >> 7, r ^= r << 17, r)
+    int compared = 0;
+    for (int k = 0; k < 3000; k++) {
+        if (k == 2000) { /* the rest with extensions: the full evaluation's own path */
+            struct rp_ext_buy *b = rp_ctable_buy(&t, c, true);
+            b->n_pdays = 3;
+            b->pspan_days = 20;
+            b->first_pday = rp_day_of(T0);
+            b->clock_ms = T0 + 30 * DAY;
+            b->money = 40;
+            b->neg = 0.5;
+            struct rp_ext_adv *a = rp_ctable_adv(&t, c, true);
+            a->clock_ms = T0 + 25 * DAY;
+            a->acts[RP_ACT_SHARE] = 2;
+        }
+        c->flags =
+            (uint8_t)((k % 7 ? RP_CF_HAS_EVENTS : 0) | (k % 5 == 0 ? RP_CF_UNSUBSCRIBED : 0));
+        c->clock_ms = T0 + (int64_t)(RND() % (200 * DAY));
+        c->eng_short = (double)(RND() % 1000) / 100.0;
+        c->eng_long = c->eng_short + (double)(RND() % 4000) / 100.0;
+        int32_t last = rp_day_of(c->clock_ms);
+        c->span_days = (uint16_t)(RND() % 150);
+        c->first_day = last - c->span_days;
+        c->n_days = (c->flags & RP_CF_HAS_EVENTS) ? (uint16_t)(1 + RND() % (c->span_days + 1)) : 0;
+        for (int i = 0; i < 40; i++) {
+            /* from the clock on: a minute apart to three years, spread on a log scale */
+            int64_t at = c->clock_ms + (int64_t)exp2((double)(RND() % 3500) / 100.0);
+            struct rp_score_parts full;
+            struct rp_scores alone;
+            rp_scoring_eval(&cfg, &t, c, at, &full);
+            rp_scoring_scores(&cfg, &t, c, at, &alone);
+            cr_assert(memcmp(&alone.churn, &full.churn, sizeof(double)) == 0 &&
+                          memcmp(&alone.advocate, &full.advocate, sizeof(double)) == 0,
+                      "state %d at +%lld ms: churn %.17g / %.17g, advocate %.17g / %.17g", k,
+                      (long long)(at - c->clock_ms), alone.churn, full.churn, alone.advocate,
+                      full.advocate);
+            compared++;
+        }
+    }
+#undef RND
+    cr_expect_eq(compared, 3000 * 40);
+    rp_ctable_fini(&t);
+}
+
 /* A deferred look-ahead finds its checkpoint again from the index that the next-check
  * computation gave (rp_scoring_silence_checkpoint), to the millisecond, for every checkpoint. */
 Test(pipeline, a_silence_checkpoint_is_found_again_from_its_index)
