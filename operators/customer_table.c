@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #define MAX_LOAD_NUM 3 /* grow above 3/4 full */
+#define RP_NEW_AHEAD 8 /* records fetched ahead of their creation (rp_ctable_upsert) */
 #define MAX_LOAD_DEN 4
 
 #define HUGE_PAGE ((size_t)2 << 20)
@@ -587,6 +588,16 @@ uint32_t rp_ctable_upsert(struct rp_ctable *t, const char *bytes, size_t len, ui
     if (idx == 0 || idx >= UINT32_MAX - 1)
         return RP_NONE32;
     struct rp_cust *c = rp_ctable_rec(t, idx);
+    /* Records are handed out in order, and a new one is written at once: the one handed out
+     * RP_NEW_AHEAD creations from now is fetched (with its links, and for writing), so that its
+     * creation does not wait on memory. (The lookup hints cannot: they find no record for a new
+     * customer. In bench_pipeline's first touches at 1 M customers the first write to a new
+     * record, and the read of its links after it, were most of the time spent in the table.) */
+    if ((idx & ((1u << RP_RECS_SHIFT) - 1)) + RP_NEW_AHEAD < RP_RECS_PER_CHUNK) {
+        const struct rp_cust *ahead = c + RP_NEW_AHEAD;
+        __builtin_prefetch(ahead, 1);
+        __builtin_prefetch(rp_ctable_links(ahead), 1);
+    }
     c->cid_off = off;
     c->due_ms = INT64_MAX;
     c->filed_min = RP_NONE32;
