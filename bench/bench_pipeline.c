@@ -493,7 +493,7 @@ static void run(uint64_t n_customers, uint64_t per_customer)
                                         &rec[(n_out + D3) % AHEAD]);
         struct rp_event *e = &ring[n_out % AHEAD];
         if (ok[n_out % AHEAD]) {
-            if (rp_pipeline_apply_hashed(p, e, hash[n_out % AHEAD]) == RP_OK) {
+            if (rp_pipeline_apply_hinted(p, e, hash[n_out % AHEAD], rec[n_out % AHEAD]) == RP_OK) {
                 applied++;
                 if (e->ts_ms > max_ts) {
                     max_ts = e->ts_ms;

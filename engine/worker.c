@@ -339,7 +339,7 @@ static void process_input(struct rp_worker *w, struct rp_batch *b)
                 max_ts = ev->ts_ms;
             if (pl)
                 credits_apply_until(w, pt->partition, ev->ts_ms);
-            rc = pl ? rp_pipeline_apply_hashed(pl, ev, d->hash) : RP_ERR_NOT_FOUND;
+            rc = pl ? rp_pipeline_apply_hinted(pl, ev, d->hash, d->rec) : RP_ERR_NOT_FOUND;
             if (rc == RP_ERR_TOO_LATE)
                 snprintf(d->detail, sizeof(d->detail),
                          "event time %" PRId64 " behind watermark %" PRId64, ev->ts_ms,

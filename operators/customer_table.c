@@ -607,6 +607,19 @@ uint32_t rp_ctable_upsert(struct rp_ctable *t, const char *bytes, size_t len, ui
     return idx;
 }
 
+uint32_t rp_ctable_upsert_hinted(struct rp_ctable *t, const char *bytes, size_t len, uint64_t h,
+                                 uint32_t hint, bool *created)
+{
+    /* (record indexes are never reused: a hint whose cid is this one is this customer; one
+     * that is no record's is not read) */
+    if (hint != 0 && hint < t->recs.count &&
+        (hint & ((1u << RP_RECS_SHIFT) - 1)) < RP_RECS_PER_CHUNK && same_cid(t, hint, bytes, len)) {
+        *created = false;
+        return hint;
+    }
+    return rp_ctable_upsert(t, bytes, len, h, created);
+}
+
 void rp_ctable_cid(const struct rp_ctable *t, const struct rp_cust *c, struct rp_cid *out)
 {
     const char *s = rp_ctable_str(t, c->cid_off, &out->len);

@@ -248,6 +248,11 @@ uint32_t rp_ctable_find(const struct rp_ctable *t, const char *bytes, size_t len
 uint32_t rp_ctable_upsert(struct rp_ctable *t, const char *bytes, size_t len, uint64_t h,
                           bool *created);
 
+/** rp_ctable_upsert, taking `hint` (a record index this table gave, e.g. by
+ * rp_ctable_prefetch_find; RP_NONE32: none) when its cid is `bytes`: no index lookup then. */
+uint32_t rp_ctable_upsert_hinted(struct rp_ctable *t, const char *bytes, size_t len, uint64_t h,
+                                 uint32_t hint, bool *created);
+
 /** The cid bytes of an arena offset: *len gets the length. Valid until rp_ctable_fini. */
 static inline const char *rp_ctable_str(const struct rp_ctable *t, uint32_t off, uint8_t *len)
 {

@@ -841,12 +841,18 @@ void rp_pipeline_prefetch_hashed(struct rp_pipeline *p, uint64_t cid_hash, int s
 
 enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_event *ev, uint64_t h)
 {
+    return rp_pipeline_apply_hinted(p, ev, h, RP_NONE32);
+}
+
+enum rp_err rp_pipeline_apply_hinted(struct rp_pipeline *p, const struct rp_event *ev, uint64_t h,
+                                     uint32_t rec)
+{
     if (ev->ts_ms < p->watermark_ms) {
         p->stats.too_late++;
         return RP_ERR_TOO_LATE;
     }
     bool created;
-    uint32_t idx = rp_ctable_upsert(&p->table, ev->cid.bytes, ev->cid.len, h, &created);
+    uint32_t idx = rp_ctable_upsert_hinted(&p->table, ev->cid.bytes, ev->cid.len, h, rec, &created);
     if (idx == RP_NONE32)
         return RP_ERR_NOMEM;
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);

@@ -105,6 +105,11 @@ void rp_pipeline_prefetch_hashed(struct rp_pipeline *p, uint64_t cid_hash, int s
 /** rp_pipeline_apply with `cid_hash` == rp_pipeline_cid_hash(ev). */
 enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_event *ev,
                                      uint64_t cid_hash);
+/** rp_pipeline_apply_hashed with the record that prefetch stage 1 found for the event (`rec`,
+ * as rp_pipeline_prefetch_hashed left it; UINT32_MAX: none): taken without a lookup when its
+ * cid is the event's (it is unless two cids share the index tag), else looked up. */
+enum rp_err rp_pipeline_apply_hinted(struct rp_pipeline *p, const struct rp_event *ev,
+                                     uint64_t cid_hash, uint32_t rec);
 
 /** Applies a credit routed from another owner (or from on_credit == NULL internally). */
 void rp_pipeline_apply_credit(struct rp_pipeline *p, const struct rp_credit *c);

@@ -1151,9 +1151,10 @@ Test(pipeline, segments)
  * engine that advances per batch or idle tick may), then past every timer. */
 /* The cache hints of an owner that decodes ahead (rp_pipeline_prefetch_hashed), as the worker
  * and bench_pipeline issue them, plus hints that are off: a record found for another event, none
- * at all, stages out of order. They must change nothing. */
-static void hint(struct rp_pipeline *p, const struct rp_event *in, size_t n, size_t i,
-                 uint32_t rec[])
+ * at all, stages out of order. They must change nothing. Returns the record that stage 1 found
+ * for event i (rp_pipeline_apply_hinted). */
+static uint32_t hint(struct rp_pipeline *p, const struct rp_event *in, size_t n, size_t i,
+                     uint32_t rec[])
 {
     for (int stage = 0; stage < 4; stage++) {
         size_t j = i + (size_t)(3 - stage); /* stage 0 three events ahead, ..., stage 3 at i */
@@ -1162,7 +1163,9 @@ static void hint(struct rp_pipeline *p, const struct rp_event *in, size_t n, siz
     }
     uint32_t off = i % 3 == 0 ? rec[(i + 1) % 4] : UINT32_MAX; /* another event's, or none */
     rp_pipeline_prefetch_hashed(p, rp_pipeline_cid_hash(&in[i]), 3 - (int)(i % 2), &off);
+    uint32_t found = rec[i % 4];
     rec[i % 4] = UINT32_MAX; /* (the slot is reused three events on) */
+    return found;
 }
 
 static size_t run_stream_ex(struct sink *k, int64_t clock0, size_t step, bool hinted)
@@ -1177,8 +1180,16 @@ static size_t run_stream_ex(struct sink *k, int64_t clock0, size_t step, bool hi
     uint32_t rec[4] = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX};
     for (size_t i = 0; i < n; i++) {
         if (hinted) {
-            hint(p, in, n, i, rec);
-            cr_assert_eq(rp_pipeline_apply_hashed(p, &in[i], rp_pipeline_cid_hash(&in[i])), RP_OK);
+            uint32_t found = hint(p, in, n, i, rec);
+            /* the record apply is told of: the one stage 1 found, another event's, none, one
+             * the table never gave (past the last, the pools' "none") */
+            static const uint32_t bogus[] = {0x7ffffff0u, 0};
+            uint32_t told = i % 4 == 0   ? found
+                            : i % 4 == 1 ? rec[(i + 2) % 4]
+                            : i % 4 == 2 ? UINT32_MAX
+                                         : bogus[(i / 4) % 2];
+            cr_assert_eq(rp_pipeline_apply_hinted(p, &in[i], rp_pipeline_cid_hash(&in[i]), told),
+                         RP_OK);
         } else {
             cr_assert_eq(rp_pipeline_apply(p, &in[i]), RP_OK);
         }
