@@ -197,7 +197,8 @@ struct rp_worker {
         struct rp_event ev;
         enum rp_err rc;
         uint64_t hash; /* rp_pipeline_cid_hash(&ev) when rc == RP_OK */
-        uint32_t rec;  /* its record as prefetch stage 1 found it (rp_pipeline_prefetch_hashed) */
+        uint32_t rec;  /* its record as prefetch stage 1 found it (rp_pipeline_prefetch_hashed),
+                          handed to rp_pipeline_apply_hinted */
         char detail[160];
     } ahead[RP_WORKER_AHEAD];
     struct rp_metrics_worker *mw;

@@ -44,9 +44,9 @@ struct rp_scores {
 
 /**
  * The scores of rp_scoring_eval at `as_of` (the same bits), without the parts: for a customer
- * with engagement alone (no purchase, conversation or advocacy extension), about a third of the
- * evaluation's work. For the searches of a transition's time (pipeline.c), which read the scores
- * only.
+ * with engagement alone (no purchase, conversation or advocacy extension) about two thirds of
+ * the evaluation's instructions (the full evaluation for anyone else). For the searches of a
+ * transition's time (pipeline.c), which read the scores only.
  */
 void rp_scoring_scores(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                        const struct rp_cust *c, int64_t as_of, struct rp_scores *out);
