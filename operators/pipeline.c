@@ -962,7 +962,8 @@ void rp_pipeline_advance(struct rp_pipeline *p, int64_t watermark_ms)
     if (watermark_ms <= p->watermark_ms)
         return;
     p->watermark_ms = watermark_ms;
-    rp_timers_advance(&p->timers, &p->table, watermark_ms, fire, p);
+    if (!rp_timers_idle(&p->timers, watermark_ms))
+        rp_timers_advance(&p->timers, &p->table, watermark_ms, fire, p);
 }
 
 int64_t rp_pipeline_watermark(const struct rp_pipeline *p)

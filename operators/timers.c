@@ -30,6 +30,7 @@ int rp_timers_init(struct rp_timers *tm)
 {
     memset(tm, 0, sizeof(*tm));
     tm->staged_min = UINT32_MAX;
+    tm->idle_until = INT64_MIN;
     tm->slots = calloc(RP_WHEEL_SLOTS, sizeof(*tm->slots));
     return tm->slots ? 0 : -1;
 }
@@ -105,8 +106,10 @@ static int file(struct rp_timers *tm, struct rp_ctable *t, uint32_t idx, int64_t
         if (vec_push(tm, &tm->slots[m & WHEEL_MASK], idx))
             return -1;
         tm->in_slots++;
-        if (m == tm->cur_min)
+        if (m == tm->cur_min) {
             tm->cur_dirty = 1;
+            tm->idle_until = INT64_MIN;
+        }
     } else {
         if (tm->n_far == tm->cap_far) {
             size_t nc = tm->cap_far ? tm->cap_far * 2 : 256;
@@ -405,8 +408,17 @@ void rp_timers_advance(struct rp_timers *tm, struct rp_ctable *t, int64_t W, rp_
             continue;
         }
         process_slot(tm, t, tm->cur_min, W, fire, opaque);
-        if (tm->cur_min >= target)
+        if (tm->cur_min >= target) {
+            /* Nothing more until the minute ends or the earliest pending entry falls due,
+             * unless something is filed into this minute (file()). */
+            int64_t end = tm->cur_min < INT64_MAX / RP_MS_MIN - 1
+                              ? (tm->cur_min + 1) * RP_MS_MIN - 1
+                              : INT64_MIN; /* (no shortcut at the end of time) */
+            if (tm->n_pending && tm->pending[0].due_ms - 1 < end)
+                end = tm->pending[0].due_ms - 1;
+            tm->idle_until = tm->cur_dirty ? INT64_MIN : end;
             break;
+        }
         assert(tm->n_pending == 0); /* (the minute is over: all of it was due) */
         tm->cur_min++;
         if (tm->cur_min % HALF_REV == 0)

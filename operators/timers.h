@@ -54,6 +54,10 @@ struct rp_timers {
     int64_t cur_min; /* minute being processed; entries before it have popped */
     int started;     /* cur_min is set (at the first advance) */
     int cur_dirty;   /* something was filed into cur_min's slot since it was processed */
+    /* A watermark at or below this has nothing to fire (rp_timers_idle): the end of cur_min,
+     * or just before the earliest pending due, once cur_min is processed and until something
+     * is filed into it again. INT64_MIN: unknown. */
+    int64_t idle_until;
     size_t in_slots;
     size_t vec_bytes; /* capacity of the slot arrays, in bytes */
     /* The entries of cur_min that were popped but are not due yet (due later in that minute,
@@ -80,6 +84,15 @@ void rp_timers_fini(struct rp_timers *tm);
 
 /** Sets customer `idx`'s due time and files it when needed. Returns 0 or -1 (out of memory). */
 int rp_timers_schedule(struct rp_timers *tm, struct rp_ctable *t, uint32_t idx, int64_t due_ms);
+
+/** True when an advance to `watermark_ms` would do nothing: the common case in a stream,
+ * where the watermark moves after every event and checks come by the minute. (Inline: it
+ * spares most advances a call; 2.7 M of them in bench_pipeline's 3 M events at 1 M
+ * customers.) */
+static inline int rp_timers_idle(const struct rp_timers *tm, int64_t watermark_ms)
+{
+    return watermark_ms <= tm->idle_until;
+}
 
 /** Fires, in due-time order, every customer due at or before `watermark_ms`. */
 void rp_timers_advance(struct rp_timers *tm, struct rp_ctable *t, int64_t watermark_ms,

@@ -183,3 +183,37 @@ Test(timers, staged_filings_fire_in_the_advance_that_reaches_them)
     for (int i = 0; i < N; i++)
         cr_assert_eq(refired[cust(i)], 2);
 }
+
+/* rp_timers_idle (the advance a pipeline skips) never hides a check that is due: with dues at
+ * any millisecond, moved earlier and later between steps (into the current minute too), and the
+ * watermark stepping a few seconds at a time, skipping the advances it calls idle leaves no
+ * check due unfired, and many steps are idle. */
+Test(timers, skipping_idle_advances_leaves_nothing_due)
+{
+    uint64_t r = 99991;
+#define RND() (r = r * 6364136223846793005ULL + 1442695040888963407ULL, r >> 33)
+    uint32_t ids[200];
+    for (int i = 0; i < 200; i++) {
+        ids[i] = cust(i);
+        rp_timers_schedule(&tm, &table, ids[i], T0 + (int64_t)(RND() % (20 * RP_MS_MIN)));
+    }
+    int idle = 0, steps = 0;
+    for (int64_t w = T0; w < T0 + 30 * RP_MS_MIN; w += (int64_t)(RND() % 7000)) {
+        if (RND() % 3 == 0) { /* a due moved: earlier or later, maybe into this very minute */
+            uint32_t id = ids[RND() % 200];
+            int64_t within = RND() % 2 ? 10000 : 3 * RP_MS_MIN; /* (often before the next step) */
+            rp_timers_schedule(&tm, &table, id, w + (int64_t)(RND() % (uint64_t)within));
+        }
+        bool skip = rp_timers_idle(&tm, w);
+        if (!skip) /* (as rp_pipeline_advance) */
+            rp_timers_advance(&tm, &table, w, fire, NULL);
+        for (int i = 0; i < 200; i++) /* (firing moves a due to INT64_MAX) */
+            cr_assert(rp_ctable_rec(&table, ids[i])->due_ms > w, "c%d due at %lld left at %lld%s",
+                      i, (long long)(rp_ctable_rec(&table, ids[i])->due_ms - T0),
+                      (long long)(w - T0), skip ? " (idle)" : "");
+        idle += skip;
+        steps++;
+    }
+    cr_expect(idle > steps / 3, "%d of %d steps idle", idle, steps);
+#undef RND
+}
