@@ -185,7 +185,6 @@ static int pool_init(struct rp_pool *p, size_t elem_size, unsigned shift, struct
     p->elem_size = (uint32_t)elem_size;
     p->shift = shift;
     p->count = 1; /* index 0 means "none" */
-    p->per_chunk = 1u << shift;
     p->slabs = slabs;
     return 0;
 }
@@ -210,8 +209,8 @@ static void *pool_add_chunk(struct rp_pool *p)
         p->chunks = c;
         p->cap_chunks = nc;
     }
-    /* Records are 64 bytes: chunks are cache-line aligned so that each record is one line, and
-     * record chunks (big_zalloc) 2 MiB-aligned so that rp_ctable_links finds the chunk's end. */
+    /* Records are 64 bytes: chunks are cache-line aligned so that each record is one line
+     * (record chunks, from big_zalloc, are 2 MiB-aligned: one huge page each). */
     size_t bytes = (size_t)p->elem_size << p->shift;
     void *mem = p->slabs ? slab_alloc(p->slabs, bytes) : big_zalloc(bytes);
     assert(p->slabs || !mem || ((uintptr_t)mem & (bytes - 1)) == 0);
@@ -223,8 +222,6 @@ static void *pool_add_chunk(struct rp_pool *p)
 uint32_t rp_pool_alloc(struct rp_pool *p)
 {
     uint64_t i = p->count;
-    if ((i & ((1u << p->shift) - 1)) >= p->per_chunk) /* (the chunk's unused end: the next one) */
-        i = ((i >> p->shift) + 1) << p->shift;
     if (i >= RP_NONE32 - 1)
         return 0;
     if ((i >> p->shift) >= p->n_chunks && !pool_add_chunk(p))
@@ -238,7 +235,7 @@ uint32_t rp_pool_alloc(struct rp_pool *p)
  * more (the records). */
 static int pool_reserve(struct rp_pool *p, size_t n)
 {
-    size_t per = p->per_chunk, bytes = (size_t)p->elem_size << p->shift;
+    size_t per = (size_t)1 << p->shift, bytes = (size_t)p->elem_size << p->shift;
     if (p->slabs || (n + per - 1) / per > UINT32_MAX)
         return -1;
     while ((size_t)p->n_chunks * per < n) {
@@ -278,13 +275,12 @@ int rp_ctable_init(struct rp_ctable *t, size_t expected)
     if (!t->slots)
         return -1;
     pool_init(&t->recs, sizeof(struct rp_cust), RP_RECS_SHIFT, NULL); /* 2 MiB chunks */
-    t->recs.per_chunk = RP_RECS_PER_CHUNK; /* (the rest of a chunk: its records' links) */
     /* What is sized by the expected count is faulted in now: the index, the records, and the
      * first slabs of the cid arena and the extensions (which grow with what customers do:
      * RP_SLABS_RESERVE_PER_CUSTOMER), unless that would take more than half the machine's
      * memory: an expected count set far too high then costs address space only, as before,
      * not an out-of-memory kill at start. */
-    /* (record 0 is the pools' "none"; each chunk also holds its records' links) */
+    /* (record 0 is the pools' "none") */
     size_t recs = (expected / RP_RECS_PER_CHUNK + 1) * RP_RECS_CHUNK_BYTES;
     size_t slabs = expected * RP_SLABS_RESERVE_PER_CUSTOMER / HUGE_PAGE;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -404,19 +400,29 @@ RP_HINT_INLINE void prefetch_elem(const void *p, size_t size)
         __builtin_prefetch((const char *)p + size - 1);
 }
 
+/* The lines of a customer's links and cid (rp_ctable_links: the links, then the length byte,
+ * then the bytes of a cid as long as the longest interned): one line, unless the entry crosses
+ * into the next. (The comparison, cid_eq, reads only the string's bytes.) */
+RP_HINT_INLINE void prefetch_entry(const struct rp_ctable *t, const struct rp_cust *c)
+{
+    const char *cid =
+        t->arena[c->cid_off >> RP_ARENA_SHIFT] + (c->cid_off & ((1u << RP_ARENA_SHIFT) - 1));
+    __builtin_prefetch(cid - sizeof(struct rp_links));
+    __builtin_prefetch(cid + t->str_max);
+}
+
 RP_HINT_INLINE void prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage)
 {
     const struct rp_cust *c = rp_ctable_rec(t, idx);
-    const struct rp_links *l = rp_ctable_links(c);
     if (stage == 0) {
-        /* The record and its links together: the links' address follows from the record's.
-         * (With the links in a pool of their own, addressed from the record, they could only be
-         * fetched once the record was in: in bench_pipeline's Zipf phase at 1 M customers a
-         * fifth of the time sat on that read, prefetched or loaded one stage earlier.) */
         __builtin_prefetch(c);
-        prefetch_elem(l, sizeof(*l));
         return;
     }
+    if (stage == 1) {
+        prefetch_entry(t, c);
+        return;
+    }
+    const struct rp_links *l = rp_ctable_links(t, c);
     if (l->buy)
         prefetch_elem(rp_ctable_buy_at(t, l->buy), sizeof(struct rp_ext_buy));
     if (l->talk)
@@ -464,19 +470,8 @@ RP_PREFETCHER void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t id
 {
     if (idx == RP_NONE32)
         return;
-    const struct rp_cust *c = rp_ctable_rec(t, idx);
-    if (stage == 2) { /* the record is in cache: its cid bytes */
-        /* The lines of the length byte and of the last byte of a cid as long as the longest
-         * interned: one line, unless the string crosses into the next (the comparison, cid_eq,
-         * reads only the string's bytes). The line after was fetched every time before, for
-         * memcmp's vector reads: a random line per lookup that was used half the time. */
-        const char *cid =
-            t->arena[c->cid_off >> RP_ARENA_SHIFT] + (c->cid_off & ((1u << RP_ARENA_SHIFT) - 1));
-        __builtin_prefetch(cid);
-        __builtin_prefetch(cid + t->str_max);
-    } else {
-        prefetch_rec(t, idx, 1); /* stage 3: the extensions (the links came with the record) */
-    }
+    /* stage 2 (the record in cache): its links and cid; stage 3: the extensions */
+    prefetch_rec(t, idx, stage == 2 ? 1 : 2);
 }
 
 RP_PREFETCHER void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage)
@@ -523,11 +518,15 @@ static int grow(struct rp_ctable *t)
     return 0;
 }
 
-uint32_t rp_ctable_intern(struct rp_ctable *t, const char *bytes, size_t len)
+/* Appends `head` zero bytes (at an offset aligned for them when head > 0), then the string as
+ * (length byte, bytes); returns the offset of the length byte, or RP_NONE32. An entry never
+ * crosses from one arena chunk into the next. */
+static uint32_t arena_put(struct rp_ctable *t, const char *bytes, size_t len, uint32_t head)
 {
     assert(len >= 1 && len <= RP_CID_MAX);
     const uint32_t chunk_size = 1u << RP_ARENA_SHIFT;
-    if (t->n_arena == 0 || t->arena_used + 1 + len > chunk_size) {
+    uint32_t at = head ? (t->arena_used + 3u) & ~3u : t->arena_used;
+    if (t->n_arena == 0 || at + head + 1 + len > chunk_size) {
         if (t->n_arena == 4096) /* 32-bit offsets: 4096 chunks of 1 MiB */
             return RP_NONE32;
         if (t->n_arena == t->cap_arena) {
@@ -543,15 +542,23 @@ uint32_t rp_ctable_intern(struct rp_ctable *t, const char *bytes, size_t len)
             return RP_NONE32;
         t->arena[t->n_arena++] = c;
         t->arena_used = 0;
+        at = 0;
     }
-    uint32_t off = ((t->n_arena - 1) << RP_ARENA_SHIFT) | t->arena_used;
-    char *p = t->arena[t->n_arena - 1] + t->arena_used;
+    char *p = t->arena[t->n_arena - 1] + at;
+    memset(p, 0, head);
+    p += head;
     p[0] = (char)len;
     memcpy(p + 1, bytes, len);
-    t->arena_used += (uint32_t)(1 + len);
+    uint32_t off = ((t->n_arena - 1) << RP_ARENA_SHIFT) | (at + head);
+    t->arena_used = at + head + 1 + (uint32_t)len;
     if (len > t->str_max)
         t->str_max = (uint8_t)len;
     return off;
+}
+
+uint32_t rp_ctable_intern(struct rp_ctable *t, const char *bytes, size_t len)
+{
+    return arena_put(t, bytes, len, 0);
 }
 
 uint32_t rp_ctable_upsert(struct rp_ctable *t, const char *bytes, size_t len, uint64_t h,
@@ -582,7 +589,7 @@ uint32_t rp_ctable_upsert(struct rp_ctable *t, const char *bytes, size_t len, ui
             if (++i == t->cap)
                 i = 0;
     }
-    uint32_t off = rp_ctable_intern(t, bytes, len);
+    uint32_t off = arena_put(t, bytes, len, (uint32_t)sizeof(struct rp_links));
     if (off == RP_NONE32)
         return RP_NONE32;
     uint32_t idx = rp_pool_alloc(&t->recs);
@@ -590,15 +597,12 @@ uint32_t rp_ctable_upsert(struct rp_ctable *t, const char *bytes, size_t len, ui
         return RP_NONE32;
     struct rp_cust *c = rp_ctable_rec(t, idx);
     /* Records are handed out in order, and a new one is written at once: the one handed out
-     * RP_NEW_AHEAD creations from now is fetched (with its links, and for writing), so that its
-     * creation does not wait on memory. (The lookup hints cannot: they find no record for a new
-     * customer. In bench_pipeline's first touches at 1 M customers the first write to a new
-     * record, and the read of its links after it, were most of the time spent in the table.) */
-    if ((idx & ((1u << RP_RECS_SHIFT) - 1)) + RP_NEW_AHEAD < RP_RECS_PER_CHUNK) {
-        const struct rp_cust *ahead = c + RP_NEW_AHEAD;
-        __builtin_prefetch(ahead, 1);
-        __builtin_prefetch(rp_ctable_links(ahead), 1);
-    }
+     * RP_NEW_AHEAD creations from now is fetched (for writing), so that its creation does not
+     * wait on memory. (The lookup hints cannot: they find no record for a new customer. In
+     * bench_pipeline's first touches at 1 M customers the first write to a new record was most
+     * of the time spent in the table. The links and the cid are written at the arena's end.) */
+    if ((idx & ((1u << RP_RECS_SHIFT) - 1)) + RP_NEW_AHEAD < RP_RECS_PER_CHUNK)
+        __builtin_prefetch(c + RP_NEW_AHEAD, 1);
     c->cid_off = off;
     c->due_ms = INT64_MAX;
     c->filed_min = RP_NONE32;
@@ -613,8 +617,7 @@ uint32_t rp_ctable_upsert_hinted(struct rp_ctable *t, const char *bytes, size_t 
 {
     /* (record indexes are never reused: a hint whose cid is this one is this customer; one
      * that is no record's is not read) */
-    if (hint != 0 && hint < t->recs.count &&
-        (hint & ((1u << RP_RECS_SHIFT) - 1)) < RP_RECS_PER_CHUNK && same_cid(t, hint, bytes, len)) {
+    if (hint != 0 && hint < t->recs.count && same_cid(t, hint, bytes, len)) {
         *created = false;
         return hint;
     }
@@ -630,7 +633,7 @@ void rp_ctable_cid(const struct rp_ctable *t, const struct rp_cust *c, struct rp
 #define EXT_GETTER(name, field, pool, type)                                                        \
     type *name(struct rp_ctable *t, struct rp_cust *c, bool create)                                \
     {                                                                                              \
-        struct rp_links *e = rp_ctable_links(c);                                                   \
+        struct rp_links *e = rp_ctable_links(t, c);                                                \
         if (!e->field) {                                                                           \
             if (!create)                                                                           \
                 return NULL;                                                                       \

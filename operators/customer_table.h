@@ -14,17 +14,19 @@
  * Memory layout (target <= 128 bytes per customer, everything included):
  * - records: one 64-byte, cache-line-aligned struct rp_cust per customer, in 2 MiB chunks of
  *   RP_RECS_PER_CHUNK (growing never copies, and never over-allocates by 2x like a doubling
- *   array); each chunk ends with its records' extension links (struct rp_links, 12 bytes), so
- *   that a record's links are at an address computed from the record's, fetched together with
- *   it rather than after it (rp_ctable_links);
+ *   array);
  * - index: open addressing with linear probing; slots of {32-bit hash tag, record index + 1};
  *   load <= 0.75; any capacity (the hash is mapped by multiply-shift, not masked, so a table sized
  *   for N customers holds ~N/0.75 slots, not the next power of two);
  * - cid bytes: an append-only arena of (1 length byte + bytes), addressed by a 32-bit offset;
+ *   a customer's cid comes right after its extension links (struct rp_links, 12 bytes, at a
+ *   4-byte-aligned offset): every event reads both (the links to evaluate, the cid to know the
+ *   customer), and together they are one cache line to fetch where they were two, the links at
+ *   the end of the record's chunk and the cid here (rp_ctable_links);
  * - extensions (purchases, conversation, advocacy, signal episodes) only for the customers that
  *   need them, in chunked pools addressed by 32-bit indexes (0 = none); the links to the first
- *   three are in the record's chunk, the one to the episodes (read with the record's flags) in
- *   the record. Customers are never deleted, so the pools need no free lists.
+ *   three are before the cid, the one to the episodes (read with the record's flags) in the
+ *   record. Customers are never deleted, so the pools need no free lists.
  * Nothing here is thread-safe: one owner thread (the pipeline's).
  */
 
@@ -76,7 +78,7 @@ struct rp_cust {
 #define RP_CKPT_NONE 0xffu /* (another kind of due time, or checkpoint 255 and later) */
 
 /** Links to the extensions of a customer with more than engagement (pool indexes, 0 = none):
- * one per record, at the end of the record's chunk (rp_ctable_links). */
+ * one per customer, just before its cid in the arena (rp_ctable_links). */
 struct rp_links {
     uint32_t buy, talk, adv;
 };
@@ -157,14 +159,13 @@ struct rp_slabs {
 };
 
 /** A pool of fixed-size elements in chunks; index 0 is reserved for "none". An index is
- * (chunk << shift) | slot, with slot < per_chunk. */
+ * (chunk << shift) | slot: the k-th element handed out has index k. */
 struct rp_pool {
     void **chunks;
     uint32_t n_chunks, cap_chunks;
     uint32_t count; /* the next index to hand out (index 0 is never handed out) */
     uint32_t elem_size;
     unsigned shift;         /* chunk of (1 << shift) element slots */
-    uint32_t per_chunk;     /* of which the first per_chunk are used (records: RP_RECS_PER_CHUNK) */
     struct rp_slabs *slabs; /* where chunks come from (NULL: chunks of 2 MiB and more) */
 };
 
@@ -181,18 +182,17 @@ struct rp_ctable {
     uint32_t n;          /* customers */
 };
 
-#define RP_ARENA_SHIFT 20 /* 1 MiB arena chunks */
-
 /*
  * Bytes of slabs (the cid arena's and the extensions' chunks) faulted in at start per expected
  * customer. Memory that is first touched on the event path stalls it while the kernel zeroes a
  * 2 MiB page (and, on a VM whose host backs memory lazily, for up to ~5 ms per page): 0.01 to
  * 0.10 s of bench_pipeline's 0.8-1.1 s at 1 M customers. A floor of what populations use, so
  * that it is rarely faulted in for nothing (it counts as state either way): the cids alone
- * take their length + 1; bench_pipeline's mix takes 33.6 bytes per customer in all, a
- * `rapport gen` population (60 days, most customers buyers) 125.5.
+ * take their length + 13 (with their links) and up to 3 bytes of alignment; bench_pipeline's
+ * mix takes 45.4 bytes per customer in all, a `rapport gen` population (60 days, most
+ * customers buyers) 135.
  */
-#define RP_SLABS_RESERVE_PER_CUSTOMER 32
+#define RP_SLABS_RESERVE_PER_CUSTOMER 44
 
 /** Sizes the index for `expected` customers and faults it in with the records for that many
  * (customer_table.c: unless that would take more than half the machine's memory). */
@@ -204,27 +204,25 @@ void rp_ctable_fini(struct rp_ctable *t);
  * the pool and multiplying cost more, at about 25 such lookups per event). */
 #define RP_RECS_SHIFT       15 /* 2 MiB chunks of records: one huge page each */
 #define RP_RECS_CHUNK_BYTES ((size_t)sizeof(struct rp_cust) << RP_RECS_SHIFT)
-/* Records per chunk: as many as fit with their links, floor(2 MiB / (64 + 12)). */
-#define RP_RECS_PER_CHUNK                                                                          \
-    ((uint32_t)(RP_RECS_CHUNK_BYTES / (sizeof(struct rp_cust) + sizeof(struct rp_links))))
-#define RP_LINKS_OFF   ((size_t)RP_RECS_PER_CHUNK * sizeof(struct rp_cust)) /* in a chunk */
-#define RP_BUYS_SHIFT  14
-#define RP_TALKS_SHIFT 12
-#define RP_ADVS_SHIFT  12
-#define RP_SIGS_SHIFT  12
+#define RP_RECS_PER_CHUNK   ((uint32_t)1 << RP_RECS_SHIFT) /* (all of a chunk is records) */
+#define RP_BUYS_SHIFT       14
+#define RP_TALKS_SHIFT      12
+#define RP_ADVS_SHIFT       12
+#define RP_SIGS_SHIFT       12
 
 #define RP_POOL_ELEM(p, i, type, shift)                                                            \
     ((type *)((char *)(p)->chunks[(uint32_t)(i) >> (shift)] +                                      \
               (size_t)((uint32_t)(i) & ((1u << (shift)) - 1)) * sizeof(type)))
 
-/** The extension links of a record: at the end of its chunk (2 MiB-aligned), found from the
- * record's address alone, so that a record and its links can be fetched at the same time. */
-static inline struct rp_links *rp_ctable_links(const struct rp_cust *c)
+#define RP_ARENA_SHIFT 20 /* 1 MiB arena chunks */
+
+/** The extension links of a record: in the arena, just before its cid (one line with it). */
+static inline struct rp_links *rp_ctable_links(const struct rp_ctable *t, const struct rp_cust *c)
 {
-    uintptr_t a = (uintptr_t)c;
-    char *chunk = (char *)(a & ~(uintptr_t)(RP_RECS_CHUNK_BYTES - 1));
-    size_t slot = (a & (RP_RECS_CHUNK_BYTES - 1)) / sizeof(struct rp_cust);
-    return (struct rp_links *)(chunk + RP_LINKS_OFF) + slot;
+    /* (the links are in the cid's arena chunk: customer_table.c) */
+    uint32_t off = c->cid_off - (uint32_t)sizeof(struct rp_links);
+    return (struct rp_links *)(t->arena[off >> RP_ARENA_SHIFT] +
+                               (off & ((1u << RP_ARENA_SHIFT) - 1)));
 }
 
 /** Hands out a zeroed element; returns its index, or 0 when out of memory. */
@@ -262,9 +260,9 @@ static inline const char *rp_ctable_str(const struct rp_ctable *t, uint32_t off,
 }
 
 /** Cache hints for a lookup of `h` (see rp_pipeline_prefetch): stage 0 the slot's line (and the
- * next line, where displaced entries go), stage 1 the record of the first probe with its
- * extension links, stage 2 its cid bytes, stage 3 the extensions (both lines of one that
- * straddles two). */
+ * next line, where displaced entries go), stage 1 the record of the first probe, stage 2 its
+ * extension links and cid bytes, stage 3 the extensions (both lines of one that straddles
+ * two). */
 void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage);
 
 /** Stage 1 of the above on its own: prefetches the record of the first probe that carries the
@@ -274,15 +272,9 @@ uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h);
 /** Stages 2 and 3 for the record rp_ctable_prefetch_find returned (RP_NONE32: nothing). */
 void rp_ctable_prefetch_idx(const struct rp_ctable *t, uint32_t idx, int stage);
 
-/** Cache hints for record `idx`: stage 0 fetches the record and its extension links, stage 1
- * (record and links in cache) the extensions, signal episodes included. */
+/** Cache hints for record `idx`: stage 0 fetches the record, stage 1 (the record in cache) its
+ * extension links and cid, stage 2 (both in cache) the extensions, signal episodes included. */
 void rp_ctable_prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage);
-
-/** The index of the k-th record created (k >= 1): indexes skip the unused ends of chunks. */
-static inline uint32_t rp_ctable_nth(uint32_t k)
-{
-    return ((k / RP_RECS_PER_CHUNK) << RP_RECS_SHIFT) | (k % RP_RECS_PER_CHUNK);
-}
 
 /** Copies a string (1..64 bytes) into the arena; returns its offset or RP_NONE32. */
 uint32_t rp_ctable_intern(struct rp_ctable *t, const char *bytes, size_t len);

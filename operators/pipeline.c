@@ -147,7 +147,7 @@ struct state_copy {
 static void state_take(const struct rp_ctable *t, const struct rp_cust *c, struct state_copy *k)
 {
     k->rec = *c;
-    k->links = *rp_ctable_links(c);
+    k->links = *rp_ctable_links(t, c);
     if (k->links.buy)
         k->buy = *rp_ctable_buy_at(t, k->links.buy);
     if (k->links.talk)
@@ -161,7 +161,7 @@ static void state_take(const struct rp_ctable *t, const struct rp_cust *c, struc
 static void state_put(const struct rp_ctable *t, struct rp_cust *c, const struct state_copy *k)
 {
     *c = k->rec;
-    *rp_ctable_links(c) = k->links;
+    *rp_ctable_links(t, c) = k->links;
     if (k->links.buy)
         *rp_ctable_buy_at(t, k->links.buy) = k->buy;
     if (k->links.talk)
@@ -859,7 +859,7 @@ enum rp_err rp_pipeline_apply_hinted(struct rp_pipeline *p, const struct rp_even
     /* The extensions, read first by the evaluation below: fetched while the due checks and
      * apply_state run (owners that give hints fetched them one event ahead, but a large slot of
      * checks between can have evicted them; others, like `rapport score`, give none). */
-    rp_ctable_prefetch_rec(&p->table, idx, 1);
+    rp_ctable_prefetch_rec(&p->table, idx, 2);
     /* This customer's own checks that fall due by this event's time fire first, so that what a
      * check sees depends on the customer's own events only, not on other customers' traffic. */
     if (c->flags & RP_CF_HELD)
@@ -1045,7 +1045,7 @@ enum rp_err rp_pipeline_foreach(struct rp_pipeline *p, int64_t at_ms,
     if (!order)
         return RP_ERR_NOMEM;
     for (uint32_t i = 0; i < n; i++)
-        order[i] = rp_ctable_nth(i + 1); /* (record 0 is the pools' "none") */
+        order[i] = i + 1; /* (the k-th record created is record k; 0 is the pools' "none") */
     qsort_r(order, n, sizeof(*order), cmp_cid, &p->table);
     struct rp_customer_view v;
     for (uint32_t i = 0; i < n; i++) {

@@ -49,12 +49,12 @@ static int64_t last_active_end(const struct rp_cust *c)
 
 static const struct rp_ext_buy *buy_of(const struct rp_ctable *t, const struct rp_cust *c)
 {
-    uint32_t i = rp_ctable_links(c)->buy;
+    uint32_t i = rp_ctable_links(t, c)->buy;
     return i ? rp_ctable_buy_at(t, i) : NULL;
 }
 static const struct rp_ext_talk *talk_of(const struct rp_ctable *t, const struct rp_cust *c)
 {
-    uint32_t i = rp_ctable_links(c)->talk;
+    uint32_t i = rp_ctable_links(t, c)->talk;
     return i ? rp_ctable_talk_at(t, i) : NULL;
 }
 
@@ -65,7 +65,7 @@ static const struct rp_ext_sig *sig_of(const struct rp_ctable *t, const struct r
 
 static const struct rp_ext_adv *adv_of(const struct rp_ctable *t, const struct rp_cust *c)
 {
-    uint32_t i = rp_ctable_links(c)->adv;
+    uint32_t i = rp_ctable_links(t, c)->adv;
     return i ? rp_ctable_adv_at(t, i) : NULL;
 }
 
@@ -262,7 +262,7 @@ void rp_scoring_eval(const struct rp_scoring_config *cfg, const struct rp_ctable
 void rp_scoring_scores(const struct rp_scoring_config *cfg, const struct rp_ctable *t,
                        const struct rp_cust *c, int64_t as_of, struct rp_scores *out)
 {
-    const struct rp_links *l = rp_ctable_links(c);
+    const struct rp_links *l = rp_ctable_links(t, c);
     if (l->buy | l->talk | l->adv) {
         struct rp_score_parts s;
         rp_scoring_eval(cfg, t, c, as_of, &s);

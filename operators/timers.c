@@ -12,11 +12,12 @@
 
 /* Prefetch distances, in entries, of what process_slot reads: when a slot is popped, each
  * entry's record (one field of it: the pass does little else, so that 16 entries ahead left it
- * waiting on the misses); when firing, records with their extension links, then the
- * extensions (read from the links). */
-#define PF_POP  32
-#define PF_RECS 16
-#define PF_EXTS 3
+ * waiting on the misses); when firing, records, then their extension links (found from the
+ * record), then the extensions (read from the links). */
+#define PF_POP   32
+#define PF_RECS  16
+#define PF_LINKS 8
+#define PF_EXTS  3
 
 static int64_t minute_of(int64_t ms)
 {
@@ -334,17 +335,21 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
         /* Fire in due-time order (ties by record index: deterministic). */
         sort_keys(tm->scratch, k);
         /* What firing reads, in stages ahead of it: the record again (a large slot has evicted
-         * it since) with its extension links, then the extensions. */
+         * it since), its extension links, then the extensions. */
         for (size_t i = 0; i < k && i < PF_RECS; i++)
             rp_ctable_prefetch_rec(t, tm->scratch[i].cust, 0);
-        for (size_t i = 0; i < k && i < PF_EXTS; i++)
+        for (size_t i = 0; i < k && i < PF_LINKS; i++)
             rp_ctable_prefetch_rec(t, tm->scratch[i].cust, 1);
+        for (size_t i = 0; i < k && i < PF_EXTS; i++)
+            rp_ctable_prefetch_rec(t, tm->scratch[i].cust, 2);
         for (size_t i = 0; i < k; i++) {
             uint32_t idx = tm->scratch[i].cust;
             if (i + PF_RECS < k)
                 rp_ctable_prefetch_rec(t, tm->scratch[i + PF_RECS].cust, 0);
+            if (i + PF_LINKS < k)
+                rp_ctable_prefetch_rec(t, tm->scratch[i + PF_LINKS].cust, 1);
             if (i + PF_EXTS < k)
-                rp_ctable_prefetch_rec(t, tm->scratch[i + PF_EXTS].cust, 1);
+                rp_ctable_prefetch_rec(t, tm->scratch[i + PF_EXTS].cust, 2);
             /* A customer listed twice fires once: the first firing moved its due on. */
             if (rp_ctable_rec(t, idx)->due_ms <= W)
                 fire(opaque, idx);

@@ -93,7 +93,7 @@ Test(customer_table, extensions_on_demand)
     struct rp_cust *c = rp_ctable_rec(&t, i);
     cr_expect_null(rp_ctable_buy(&t, c, false));
     cr_expect_eq(c->sig, 0, "no extension until one is needed");
-    cr_expect_eq(rp_ctable_links(c)->buy, 0);
+    cr_expect_eq(rp_ctable_links(&t, c)->buy, 0);
     struct rp_ext_buy *b = rp_ctable_buy(&t, c, true);
     cr_assert_not_null(b);
     b->n_pdays = 3;
@@ -106,40 +106,42 @@ Test(customer_table, extensions_on_demand)
     rp_ctable_fini(&t);
 }
 
-/* Each record's extension links sit at the end of its 2 MiB chunk, found from the record's
- * address: across chunk boundaries every record has links of its own, no record overlaps
- * another's links, and the k-th record created has index rp_ctable_nth(k). */
-Test(customer_table, links_at_the_end_of_each_chunk)
+/* Each customer's extension links sit just before its cid in the arena, aligned, found from the
+ * record: across record chunks and arena chunks (of every cid length, so that entries end at
+ * every offset) every record has links of its own, no record overlaps another's links or cid,
+ * and the k-th record created has index k. */
+#define TAIL "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0" /* (53 bytes) */
+Test(customer_table, links_before_each_cid)
 {
     struct rp_ctable t;
     cr_assert_eq(rp_ctable_init(&t, 16), 0);
-    const uint32_t n = 2 * RP_RECS_PER_CHUNK + 100; /* three chunks */
-    cr_assert(RP_RECS_PER_CHUNK * (sizeof(struct rp_cust) + sizeof(struct rp_links)) <=
-              RP_RECS_CHUNK_BYTES);
-    char b[32];
+    const uint32_t n = 2 * RP_RECS_PER_CHUNK + 100; /* three record chunks */
+    char b[80];
     for (uint32_t k = 1; k <= n; k++) {
-        int len = snprintf(b, sizeof(b), "c%u", k);
+        /* (lengths 6 to 64: more than one arena chunk of 1 MiB) */
+        int len = snprintf(b, sizeof(b), "c%u-%.*s", k, (int)(k % 53), TAIL);
         bool created;
         uint32_t idx =
             rp_ctable_upsert(&t, b, (size_t)len, rp_ctable_hash(b, (size_t)len), &created);
         cr_assert(created);
-        cr_assert_eq(idx, rp_ctable_nth(k), "record %u has index %u", k, idx);
+        cr_assert_eq(idx, k, "record %u has index %u", k, idx);
         struct rp_cust *c = rp_ctable_rec(&t, idx);
-        struct rp_links *l = rp_ctable_links(c);
-        uintptr_t chunk = (uintptr_t)c & ~(uintptr_t)(RP_RECS_CHUNK_BYTES - 1);
-        cr_assert((uintptr_t)l >= chunk + RP_RECS_PER_CHUNK * sizeof(struct rp_cust) &&
-                      (uintptr_t)(l + 1) <= chunk + RP_RECS_CHUNK_BYTES,
-                  "links after the chunk's records, inside the chunk");
+        struct rp_links *l = rp_ctable_links(&t, c);
+        uint8_t sl;
+        const char *cid = rp_ctable_str(&t, c->cid_off, &sl);
+        cr_assert((uintptr_t)l % _Alignof(struct rp_links) == 0, "links aligned");
+        cr_assert((const char *)(l + 1) == cid - 1, "links right before the cid's length byte");
+        cr_assert(l->buy == 0 && l->talk == 0 && l->adv == 0, "new links are empty");
         struct rp_ext_buy *buy = rp_ctable_buy(&t, c, true);
         cr_assert_not_null(buy);
         buy->n_pdays = (uint16_t)k;
         buy->first_pday = (int32_t)k;
     }
     for (uint32_t k = 1; k <= n; k++) {
-        struct rp_cust *c = rp_ctable_rec(&t, rp_ctable_nth(k));
+        struct rp_cust *c = rp_ctable_rec(&t, k);
         uint8_t len;
         const char *s = rp_ctable_str(&t, c->cid_off, &len);
-        int want = snprintf(b, sizeof(b), "c%u", k);
+        int want = snprintf(b, sizeof(b), "c%u-%.*s", k, (int)(k % 53), TAIL);
         cr_assert(len == want && memcmp(s, b, len) == 0, "record %u keeps its cid", k);
         const struct rp_ext_buy *buy = rp_ctable_buy(&t, c, false);
         cr_assert(buy && buy->first_pday == (int32_t)k && buy->n_pdays == (uint16_t)k,

@@ -1013,7 +1013,9 @@ Test(pipeline, a_silence_checkpoint_is_found_again_from_its_index)
 static void check_first_touch(const struct rp_scoring_config *cfg, struct rp_ctable *t,
                               struct rp_cust *c, double w, int64_t ts, enum rp_first_touch ft)
 {
-    memset(c, 0, sizeof(*c)); /* (as apply_state leaves a new record: one event, one day) */
+    uint32_t cid_off = c->cid_off; /* (the record's cid, and its links before it, stay) */
+    memset(c, 0, sizeof(*c));      /* (as apply_state leaves a new record: one event, one day) */
+    c->cid_off = cid_off;
     c->flags = RP_CF_HAS_EVENTS;
     c->clock_ms = ts;
     c->eng_short = c->eng_long = w;
