@@ -436,20 +436,31 @@ RP_HINT_INLINE void prefetch_rec(const struct rp_ctable *t, uint32_t idx, int st
         prefetch_elem(rp_ctable_sig_at(t, c->sig), sizeof(struct rp_ext_sig));
 }
 
-/* End (exclusive) of the index lines that stage 0 fetches for home slot i: its own line, and the
- * next one unless i starts its line. */
+/*
+ * The index lines that the lookup hints fetch for home slot i: its own line and the next
+ * RP_IDX_MORE_LINES, the lines where linear probing puts nearly every entry (at the highest
+ * load, 3/4, 99.4 % of them lie within 24 slots of home). A customer found in none of them gets
+ * no hint, and its event waits on the index, the record, the links and the extensions one after
+ * the other (~0.7 us). With the home line alone, and the next one for home slots not among the
+ * first two of their line, that was 3.6 % of bench_pipeline's events at 1 M customers; with 3
+ * more lines it is 0.5 % (at 10 M too), and the run ~4 % faster, the fetches of the extra lines
+ * included (bench/RESULTS.md, session 19). (Robin Hood order keeps entries nearer home, 99.8 %
+ * within the next line, but measured 3-4 % slower with two lines fetched, first touches and the
+ * rest alike, and no faster with four.)
+ */
+#define RP_IDX_MORE_LINES 3
+
+/* End (exclusive) of the slots those lines hold. */
 static inline size_t fetched_end(size_t i, size_t cap)
 {
-    size_t end = (i | 7) + 1 + ((i & 7) >= 2 ? 8 : 0);
+    size_t end = (i | 7) + 1 + 8 * RP_IDX_MORE_LINES;
     return end < cap ? end : cap;
 }
 
 RP_PREFETCHER uint32_t rp_ctable_prefetch_find(const struct rp_ctable *t, uint64_t h)
 {
-    /* The slot's line (and the next one unless the home slot starts its line) is in cache after
-     * stage 0: look for the tag along the probe sequence as far as those lines go. A displaced
-     * entry is usually a slot or two further; with the home line alone, 14 % of the lookups of
-     * known customers in bench_pipeline found nothing (no record prefetched), with both 5 %. */
+    /* The slot's line and the next ones are in cache after stage 0 (fetched_end): look for the
+     * tag along the probe sequence as far as those lines go. */
     size_t i = home_slot(h, t->cap);
     size_t end = fetched_end(i, t->cap);
     uint32_t tag = (uint32_t)(h >> 32);
@@ -479,8 +490,8 @@ RP_PREFETCHER void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int
     if (stage == 0) {
         size_t i = home_slot(h, t->cap);
         __builtin_prefetch(&t->slots[i]);
-        if (fetched_end(i, t->cap) > (i | 7) + 1) /* a displaced entry may be in the next line */
-            __builtin_prefetch(&t->slots[(i | 7) + 1]);
+        for (size_t k = (i | 7) + 1; k < fetched_end(i, t->cap); k += 8)
+            __builtin_prefetch(&t->slots[k]); /* (where displaced entries go) */
     } else if (stage == 1)
         rp_ctable_prefetch_find(t, h);
     else

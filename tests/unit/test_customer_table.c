@@ -151,9 +151,10 @@ Test(customer_table, links_before_each_cid)
 }
 
 /* The stage 1 cache hint finds the record of a known customer without touching it, from the
- * lines stage 0 fetched: at the highest load (3/4 full, just before growing) at least 95 % of
- * the customers (96.5 %; the home line alone gave 86 %), never a record that is not theirs
- * except by a 32-bit tag collision, and nothing for a customer not in the table. */
+ * lines stage 0 fetched: at the highest load (3/4 full, just before growing) at least 99 % of
+ * the customers (99.5 %; the home line and at most the next gave 96.5 %, the home line alone
+ * 86 %), never a record that is not theirs except by a 32-bit tag collision, and nothing for a
+ * customer not in the table. */
 Test(customer_table, prefetch_find_hits_displaced_entries)
 {
     struct rp_ctable t;
@@ -189,7 +190,7 @@ Test(customer_table, prefetch_find_hits_displaced_entries)
             wrong++;
     }
     double share = (double)hits / (n_keys + 1);
-    cr_expect(share >= 0.95, "found %.4f of %d customers at load %.3f", share, n_keys + 1,
+    cr_expect(share >= 0.99, "found %.4f of %d customers at load %.3f", share, n_keys + 1,
               (double)t.n / (double)t.cap);
     cr_expect_leq(wrong, 2, "%d hints pointed at another record", wrong);
     int none = 0;
