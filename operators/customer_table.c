@@ -529,15 +529,13 @@ static int grow(struct rp_ctable *t)
     return 0;
 }
 
-/* Appends `head` zero bytes (at an offset aligned for them when head > 0), then the string as
- * (length byte, bytes); returns the offset of the length byte, or RP_NONE32. An entry never
- * crosses from one arena chunk into the next. */
+/* Appends `head` zero bytes, then the string as (length byte, bytes); returns the offset of the
+ * length byte, or RP_NONE32. An entry never crosses from one arena chunk into the next. */
 static uint32_t arena_put(struct rp_ctable *t, const char *bytes, size_t len, uint32_t head)
 {
     assert(len >= 1 && len <= RP_CID_MAX);
     const uint32_t chunk_size = 1u << RP_ARENA_SHIFT;
-    uint32_t at = head ? (t->arena_used + 3u) & ~3u : t->arena_used;
-    if (t->n_arena == 0 || at + head + 1 + len > chunk_size) {
+    if (t->n_arena == 0 || t->arena_used + head + 1 + len > chunk_size) {
         if (t->n_arena == 4096) /* 32-bit offsets: 4096 chunks of 1 MiB */
             return RP_NONE32;
         if (t->n_arena == t->cap_arena) {
@@ -553,8 +551,8 @@ static uint32_t arena_put(struct rp_ctable *t, const char *bytes, size_t len, ui
             return RP_NONE32;
         t->arena[t->n_arena++] = c;
         t->arena_used = 0;
-        at = 0;
     }
+    uint32_t at = t->arena_used;
     char *p = t->arena[t->n_arena - 1] + at;
     memset(p, 0, head);
     p += head;

@@ -19,8 +19,8 @@
  *   load <= 0.75; any capacity (the hash is mapped by multiply-shift, not masked, so a table sized
  *   for N customers holds ~N/0.75 slots, not the next power of two);
  * - cid bytes: an append-only arena of (1 length byte + bytes), addressed by a 32-bit offset;
- *   a customer's cid comes right after its extension links (struct rp_links, 12 bytes, at a
- *   4-byte-aligned offset): every event reads both (the links to evaluate, the cid to know the
+ *   a customer's cid comes right after its extension links (struct rp_links, 12 bytes):
+ *   every event reads both (the links to evaluate, the cid to know the
  *   customer), and together they are one cache line to fetch where they were two, the links at
  *   the end of the record's chunk and the cid here (rp_ctable_links);
  * - extensions (purchases, conversation, advocacy, signal episodes) only for the customers that
@@ -78,8 +78,10 @@ struct rp_cust {
 #define RP_CKPT_NONE 0xffu /* (another kind of due time, or checkpoint 255 and later) */
 
 /** Links to the extensions of a customer with more than engagement (pool indexes, 0 = none):
- * one per customer, just before its cid in the arena (rp_ctable_links). */
-struct rp_links {
+ * one per customer, just before its cid in the arena (rp_ctable_links). Packed (alignment 1):
+ * arena entries are not padded to align them (3 bytes per customer with 8-byte cids); x86
+ * reads them unaligned at no cost. */
+struct __attribute__((packed)) rp_links {
     uint32_t buy, talk, adv;
 };
 
@@ -188,9 +190,8 @@ struct rp_ctable {
  * 2 MiB page (and, on a VM whose host backs memory lazily, for up to ~5 ms per page): 0.01 to
  * 0.10 s of bench_pipeline's 0.8-1.1 s at 1 M customers. A floor of what populations use, so
  * that it is rarely faulted in for nothing (it counts as state either way): the cids alone
- * take their length + 13 (with their links) and up to 3 bytes of alignment; bench_pipeline's
- * mix takes 45.4 bytes per customer in all, a `rapport gen` population (60 days, most
- * customers buyers) 135.
+ * take their length + 13 (with their links); bench_pipeline's mix takes about 45 bytes per
+ * customer in all, a `rapport gen` population (60 days, most customers buyers) about 135.
  */
 #define RP_SLABS_RESERVE_PER_CUSTOMER 44
 
