@@ -138,10 +138,10 @@ static const struct key_def key_table[] = {
      .offset = OFF(expected_customers),
      .def = "100000",
      .desc = "Initial customer table size per worker (it grows as needed). The index and the "
-             "records for that many customers (about 75 bytes each), and 32 bytes each of the "
-             "memory their ids and extensions take, are allocated and faulted in at start, so "
-             "that page faults stay off the event path; when that would take more than half the "
-             "machine's memory they fault in on first use instead.",
+             "records for that many customers (about 75 bytes each), and 44 bytes each of the "
+             "memory their ids, extension links and extensions take, are allocated and faulted "
+             "in at start, so that page faults stay off the event path; when that would take "
+             "more than half the machine's memory they fault in on first use instead.",
      .min = 1,
      .max = 1e9},
     /* [scoring]: defaults from rp_scoring_config_defaults() */
