@@ -446,7 +446,7 @@ RP_HINT_INLINE void prefetch_rec(const struct rp_ctable *t, uint32_t idx, int st
  * more lines it is 0.5 % (at 10 M too), and the run ~4 % faster, the fetches of the extra lines
  * included (bench/RESULTS.md, session 19). (Robin Hood order keeps entries nearer home, 99.8 %
  * within the next line, but measured 3-4 % slower with two lines fetched, first touches and the
- * rest alike, and no faster with four.)
+ * rest alike, and no faster than linear probing with three.)
  */
 #define RP_IDX_MORE_LINES 3
 
