@@ -107,10 +107,8 @@ static int file(struct rp_timers *tm, struct rp_ctable *t, uint32_t idx, int64_t
         if (vec_push(tm, &tm->slots[m & WHEEL_MASK], idx))
             return -1;
         tm->in_slots++;
-        if (m == tm->cur_min) {
-            tm->cur_dirty = 1;
-            tm->idle_until = INT64_MIN;
-        }
+        if (m == tm->cur_min)
+            tm->idle_until = INT64_MIN; /* (the minute has something new to process) */
     } else {
         if (tm->n_far == tm->cap_far) {
             size_t nc = tm->cap_far ? tm->cap_far * 2 : 256;
@@ -365,7 +363,6 @@ static void process_slot(struct rp_timers *tm, struct rp_ctable *t, int64_t m, i
         v->a = NULL;
         v->cap = 0;
     }
-    tm->cur_dirty = 0;
     /* The next minutes' slots, read when the watermark reaches them (a few dozen events later
      * in a stream): the header after next, and the next one's array (its header was fetched
      * here a minute ago). */
@@ -395,10 +392,12 @@ void rp_timers_advance(struct rp_timers *tm, struct rp_ctable *t, int64_t W, rp_
     if (target < tm->cur_min)
         return;
     /* The common case in a stream: the watermark moves within the minute already processed,
-     * nothing new was filed there and nothing left there is due yet. */
-    if (target == tm->cur_min && !tm->cur_dirty &&
-        (tm->n_pending == 0 || W < tm->pending[0].due_ms))
-        return; /* (staged entries are for minutes after cur_min) */
+     * nothing new was filed there and nothing left there is due yet (rp_timers_idle; callers
+     * like rp_pipeline_advance ask first and spare the call). Not before a first advance has
+     * processed its minute: the checks filed before it were just moved into that minute's
+     * slot. (Staged entries are for minutes after cur_min.) */
+    if (rp_timers_idle(tm, W))
+        return;
     for (;;) {
         /* Staged entries that may be for a minute up to the target go into their slots first
          * (firing may stage more, hence in the loop). */
@@ -421,7 +420,7 @@ void rp_timers_advance(struct rp_timers *tm, struct rp_ctable *t, int64_t W, rp_
                               : INT64_MIN; /* (no shortcut at the end of time) */
             if (tm->n_pending && tm->pending[0].due_ms - 1 < end)
                 end = tm->pending[0].due_ms - 1;
-            tm->idle_until = tm->cur_dirty ? INT64_MIN : end;
+            tm->idle_until = end;
             break;
         }
         assert(tm->n_pending == 0); /* (the minute is over: all of it was due) */

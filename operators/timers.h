@@ -53,7 +53,6 @@ struct rp_timers {
     size_t n_far, cap_far;
     int64_t cur_min; /* minute being processed; entries before it have popped */
     int started;     /* cur_min is set (at the first advance) */
-    int cur_dirty;   /* something was filed into cur_min's slot since it was processed */
     /* A watermark at or below this has nothing to fire (rp_timers_idle): the end of cur_min,
      * or just before the earliest pending due, once cur_min is processed and until something
      * is filed into it again. INT64_MIN: unknown. */

@@ -217,3 +217,14 @@ Test(timers, skipping_idle_advances_leaves_nothing_due)
     cr_expect(idle > steps / 3, "%d of %d steps idle", idle, steps);
 #undef RND
 }
+
+/* A check filed before the first advance, due within the minute that advance reaches, fires in
+ * it (the first advance starts the wheel at that minute and moves the check into its slot). */
+Test(timers, the_first_advance_fires_what_is_due_in_its_minute)
+{
+    uint32_t a = cust(1);
+    rp_timers_schedule(&tm, &table, a, T0 + 5000);
+    rp_timers_advance(&tm, &table, T0 + 10000, fire, NULL);
+    cr_assert_eq(n_fired, 1, "fired %zu", n_fired);
+    cr_expect_eq(fired_at[0], T0 + 5000);
+}
