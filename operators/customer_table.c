@@ -405,10 +405,9 @@ RP_HINT_INLINE void prefetch_elem(const void *p, size_t size)
  * into the next. (The comparison, cid_eq, reads only the string's bytes.) */
 RP_HINT_INLINE void prefetch_entry(const struct rp_ctable *t, const struct rp_cust *c)
 {
-    const char *cid =
-        t->arena[c->cid_off >> RP_ARENA_SHIFT] + (c->cid_off & ((1u << RP_ARENA_SHIFT) - 1));
-    __builtin_prefetch(cid - sizeof(struct rp_links));
-    __builtin_prefetch(cid + t->str_max);
+    const char *entry = (const char *)rp_ctable_links(t, c);
+    __builtin_prefetch(entry);
+    __builtin_prefetch(entry + sizeof(struct rp_links) + t->str_max);
 }
 
 RP_HINT_INLINE void prefetch_rec(const struct rp_ctable *t, uint32_t idx, int stage)
@@ -490,7 +489,8 @@ RP_PREFETCHER void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int
     if (stage == 0) {
         size_t i = home_slot(h, t->cap);
         __builtin_prefetch(&t->slots[i]);
-        for (size_t k = (i | 7) + 1; k < fetched_end(i, t->cap); k += 8)
+        size_t end = fetched_end(i, t->cap);
+        for (size_t k = (i | 7) + 1; k < end; k += 8)
             __builtin_prefetch(&t->slots[k]); /* (where displaced entries go) */
     } else if (stage == 1)
         rp_ctable_prefetch_find(t, h);

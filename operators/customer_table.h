@@ -19,10 +19,10 @@
  *   load <= 0.75; any capacity (the hash is mapped by multiply-shift, not masked, so a table sized
  *   for N customers holds ~N/0.75 slots, not the next power of two);
  * - cid bytes: an append-only arena of (1 length byte + bytes), addressed by a 32-bit offset;
- *   a customer's cid comes right after its extension links (struct rp_links, 12 bytes):
- *   every event reads both (the links to evaluate, the cid to know the
- *   customer), and together they are one cache line to fetch where they were two, the links at
- *   the end of the record's chunk and the cid here (rp_ctable_links);
+ *   a customer's cid comes right after its extension links (struct rp_links, 12 bytes): every
+ *   event reads both (the links to evaluate, the cid to know the customer), and together they
+ *   are one cache line to fetch where they were two, the links at the end of the record's chunk
+ *   and the cid here (rp_ctable_links);
  * - extensions (purchases, conversation, advocacy, signal episodes) only for the customers that
  *   need them, in chunked pools addressed by 32-bit indexes (0 = none); the links to the first
  *   three are before the cid, the one to the episodes (read with the record's flags) in the
