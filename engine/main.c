@@ -1,4 +1,6 @@
 /* main: the `rapport` binary: dispatches to the subcommands (SPEC §4). */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +19,20 @@ static const struct rp_command commands[] = {
     {"demo", rp_cmd_demo, "the engine on an embedded Kafka cluster with a synthetic generator"},
     {"gen", rp_cmd_gen, "synthetic interaction streams to stdout, a file or Kafka"},
 };
+
+/* The malloc the process runs on: jemalloc answers mallctl("version"); anything else is taken
+ * for the C library's. (A build can lose jemalloc silently: CMakeLists.txt, rp_jemalloc.) */
+static void print_allocator(FILE *out)
+{
+    typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
+    mallctl_fn mallctl = (mallctl_fn)dlsym(RTLD_DEFAULT, "mallctl");
+    const char *version = NULL;
+    size_t len = sizeof(version);
+    if (mallctl && mallctl("version", &version, &len, NULL, 0) == 0 && version)
+        fprintf(out, "allocator: jemalloc %s\n", version);
+    else
+        fprintf(out, "allocator: the C library's malloc\n");
+}
 
 static void usage(FILE *out)
 {
@@ -38,6 +54,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("rapport 0.1.0\n");
+        print_allocator(stdout);
         return 0;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -2,7 +2,8 @@
 # help: every subcommand's --help exits 0 and lists exactly the options that the README's
 # "Command line" section documents for it (both ways), and the README documents every subcommand
 # that `rapport --help` lists.
-# Env: RAPPORT (the binary). Exits non-zero on the first failed check.
+# Also: `rapport --version` names the allocator the build links (ALLOCATOR, when set).
+# Env: RAPPORT (the binary), ALLOCATOR (optional). Exits non-zero on the first failed check.
 set -euo pipefail
 : "${RAPPORT:?RAPPORT must point to the rapport binary}"
 readme=${README:-$(cd "$(dirname "$0")/../.." && pwd)/README.md}
@@ -12,6 +13,14 @@ fail() {
     echo "FAIL help: $*" >&2
     exit 1
 }
+
+"$RAPPORT" --version >"$tmp/version" || fail "rapport --version exited non-zero"
+grep -q '^rapport [0-9]' "$tmp/version" || fail "rapport --version: no version line"
+# (the allocator the build links: ALLOCATOR, set by tests/CMakeLists.txt)
+if [ -n "${ALLOCATOR:-}" ]; then
+    grep -q "^allocator: $ALLOCATOR" "$tmp/version" ||
+        fail "rapport --version: want 'allocator: $ALLOCATOR', got: $(tr '\n' ' ' <"$tmp/version")"
+fi
 
 "$RAPPORT" --help >"$tmp/top" || fail "rapport --help exited non-zero"
 commands=$(sed -n 's/^  \([a-z][a-z]*\)  *.*/\1/p' "$tmp/top")
