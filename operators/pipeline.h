@@ -107,7 +107,9 @@ enum rp_err rp_pipeline_apply_hashed(struct rp_pipeline *p, const struct rp_even
                                      uint64_t cid_hash);
 /** rp_pipeline_apply_hashed with the record that prefetch stage 1 found for the event (`rec`,
  * as rp_pipeline_prefetch_hashed left it; UINT32_MAX: none): taken without a lookup when its
- * cid is the event's (it is unless two cids share the index tag), else looked up. */
+ * cid is the event's (it is unless two cids share the index tag), else looked up. A found
+ * record's extensions are taken to be fetched already (stage 3, after stage 1: owners run the
+ * stages in order); without a hint they are fetched here. */
 enum rp_err rp_pipeline_apply_hinted(struct rp_pipeline *p, const struct rp_event *ev,
                                      uint64_t cid_hash, uint32_t rec);
 
