@@ -228,3 +228,43 @@ Test(timers, the_first_advance_fires_what_is_due_in_its_minute)
     cr_assert_eq(n_fired, 1, "fired %zu", n_fired);
     cr_expect_eq(fired_at[0], T0 + 5000);
 }
+
+/* The entries that fall due in one advance fire in (due, record index) order, whatever their
+ * number (the sort's insertion runs of up to 16 keys and its quicksort above), ties on the due
+ * time included, and with an overdue check among them (due times 60 days apart). */
+Test(timers, a_minute_fires_in_due_then_index_order_at_every_size)
+{
+    static const size_t sizes[] = {2, 5, 16, 17, 300, 3000};
+    uint64_t rng = 0x9e3779b97f4a7c15ULL;
+    int next = 0;
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        size_t n = sizes[s];
+        int64_t minute = T0 + (int64_t)(s + 1) * RP_MS_DAY;
+        n_fired = 0;
+        for (size_t i = 0; i < n; i++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            /* a few distinct due times when small (ties), any millisecond of the minute else */
+            int64_t off = (int64_t)((rng >> 33) % (n < 20 ? 3 : RP_MS_MIN));
+            rp_timers_schedule(&tm, &table, cust(next++), minute + off);
+        }
+        rp_timers_advance(&tm, &table, minute + RP_MS_MIN - 1, fire, NULL);
+        cr_assert_eq(n_fired, n, "size %zu: %zu fired", n, n_fired);
+        for (size_t i = 1; i < n; i++)
+            cr_assert(fired_at[i - 1] < fired_at[i] ||
+                          (fired_at[i - 1] == fired_at[i] && fired[i - 1] < fired[i]),
+                      "size %zu: out of order at %zu", n, i);
+    }
+    /* an overdue check (filed after its time passed, with a due 60 days back) beside current
+     * ones: the keys span more than 2^32 ms */
+    int64_t now = T0 + 70 * RP_MS_DAY;
+    n_fired = 0;
+    uint32_t late = cust(next++);
+    for (int i = 0; i < 20; i++)
+        rp_timers_schedule(&tm, &table, cust(next++), now + 20 - i);
+    rp_timers_schedule(&tm, &table, late, now - 60 * RP_MS_DAY);
+    rp_timers_advance(&tm, &table, now + RP_MS_MIN - 1, fire, NULL);
+    cr_assert_eq(n_fired, 21);
+    cr_expect_eq(fired[0], late);
+    for (size_t i = 1; i < n_fired; i++)
+        cr_assert(fired_at[i - 1] <= fired_at[i], "overdue: out of order at %zu", i);
+}
