@@ -231,7 +231,7 @@ Test(timers, the_first_advance_fires_what_is_due_in_its_minute)
 
 /* The entries that fall due in one advance fire in (due, record index) order, whatever their
  * number (the sort's insertion runs of up to 16 keys and its quicksort above), ties on the due
- * time included, and with an overdue check among them (due times 60 days apart). */
+ * time included, and with an overdue check among them (its due 60 days before theirs). */
 Test(timers, a_minute_fires_in_due_then_index_order_at_every_size)
 {
     static const size_t sizes[] = {2, 5, 16, 17, 300, 3000};
@@ -254,9 +254,10 @@ Test(timers, a_minute_fires_in_due_then_index_order_at_every_size)
                           (fired_at[i - 1] == fired_at[i] && fired[i - 1] < fired[i]),
                       "size %zu: out of order at %zu", n, i);
     }
-    /* an overdue check (filed after its time passed, with a due 60 days back) beside current
-     * ones: the keys span more than 2^32 ms */
+    /* an overdue check (filed once the wheel is at `now`, with a due 60 days back: filed into
+     * the current minute) sorted with current ones of that minute */
     int64_t now = T0 + 70 * RP_MS_DAY;
+    rp_timers_advance(&tm, &table, now, fire, NULL);
     n_fired = 0;
     uint32_t late = cust(next++);
     for (int i = 0; i < 20; i++)
