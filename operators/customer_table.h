@@ -261,9 +261,9 @@ static inline const char *rp_ctable_str(const struct rp_ctable *t, uint32_t off,
 }
 
 /** Cache hints for a lookup of `h` (see rp_pipeline_prefetch): stage 0 the slot's line (and the
- * next line, where displaced entries go), stage 1 the record of the first probe, stage 2 its
- * extension links and cid bytes, stage 3 the extensions (both lines of one that straddles
- * two). */
+ * next RP_IDX_MORE_LINES, where displaced entries go: customer_table.c), stage 1 the record of
+ * the first probe that carries the hash's tag, stage 2 its extension links and cid bytes, stage
+ * 3 the extensions (both lines of one that straddles two). */
 void rp_ctable_prefetch(const struct rp_ctable *t, uint64_t h, int stage);
 
 /** Stage 1 of the above on its own: prefetches the record of the first probe that carries the

@@ -858,8 +858,8 @@ enum rp_err rp_pipeline_apply_hinted(struct rp_pipeline *p, const struct rp_even
     struct rp_cust *c = rp_ctable_rec(&p->table, idx);
     /* The extensions, read first by the evaluation below: fetched while the due checks and
      * apply_state run, unless the owner's hints found this record (they fetched its extensions
-     * an event or two ahead: once more is ~35 instructions per event for lines already on their
-     * way). Others, like `rapport score`, give none. */
+     * an event or two ahead: once more was ~48 instructions per event in bench_pipeline, for
+     * lines already on their way). Others, like `rapport score`, give none. */
     if (idx != rec)
         rp_ctable_prefetch_rec(&p->table, idx, 2);
     /* This customer's own checks that fall due by this event's time fire first, so that what a
