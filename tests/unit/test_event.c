@@ -1419,6 +1419,88 @@ static void check_next_fv(const struct fv *f)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* One event with type name `name` (`n` bytes, any bytes) in the usual head order (and the fields
+ * that some types require), then a next event, so that the msgpack fast path can read 16 bytes
+ * past the name: its one-pass outcome, which must equal that of framing it and decoding it alone
+ * (check_next_all_ways: also every truncation). */
+static enum rp_err type_named(const char *name, size_t n, struct rp_event *ev)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 9);
+    pk_str(&pk, "v");
+    msgpack_pack_uint64(&pk, 1);
+    pk_str(&pk, "cid");
+    pk_str(&pk, "c1");
+    pk_str(&pk, "ts");
+    msgpack_pack_uint64(&pk, 1700000000000ULL);
+    pk_str(&pk, "type");
+    msgpack_pack_str(&pk, n);
+    msgpack_pack_str_body(&pk, name, n);
+    pk_str(&pk, "channel");
+    pk_str(&pk, "web");
+    pk_str(&pk, "value"); /* (what some types require) */
+    msgpack_pack_double(&pk, 1.5);
+    pk_str(&pk, "score");
+    msgpack_pack_uint64(&pk, 5);
+    pk_str(&pk, "ref");
+    pk_str(&pk, "r1");
+    pk_str(&pk, "target");
+    pk_str(&pk, "c2");
+    check_next_all_ways(sb.data, sb.size);
+    size_t one = sb.size, used = 0;
+    pk_min_event(&pk, 3);
+    enum rp_err e =
+        rp_event_decode_msgpack_next(sb.data, sb.size, ev, &used, detail, sizeof detail);
+    cr_assert_eq(used, one);
+    msgpack_sbuffer_destroy(&sb);
+    return e;
+}
+
+/* The msgpack fast path finds a type by a hash of its name (event.c, type_lookup_hashed), names.c
+ * by a scan: every name, and names a byte away from one (the end or the start changed, one byte
+ * more or less, NULs more), decoded through the hash (16 bytes or more follow the name) give the
+ * type rp_event_type_parse gives, or unknown_type; every name is in the hash table. */
+Test(event, type_names_by_hash_and_by_length_agree)
+{
+    cr_assert_eq(rp_event_type_hash_left_out(), 0);
+    for (int t = 0; t < RP_EV__COUNT; t++) {
+        const char *name = rp_event_type_name(t);
+        size_t n = strlen(name);
+        /* the name; its last byte or its first changed; a byte more or less; then 1 to 16 - n
+         * NULs more (the same 16 masked bytes as the name's, with another length) */
+        enum { FIXED = 5 };
+        char v[FIXED + 16][24];
+        size_t vn[FIXED + 16] = {n, n, n, n + 1, n - 1};
+        int nv = FIXED;
+        for (int k = 0; k < FIXED + 16; k++) {
+            memset(v[k], 0, sizeof v[k]);
+            memcpy(v[k], name, n);
+        }
+        v[1][n - 1] ^= 0x01;
+        v[2][0] ^= 0x20;
+        v[3][n] = 's';
+        for (size_t z = 1; n + z <= 16; z++)
+            vn[nv++] = n + z;
+        for (int k = 0; k < nv; k++) {
+            struct rp_event ev;
+            enum rp_err e = type_named(v[k], vn[k], &ev);
+            int want = rp_event_type_parse(v[k], vn[k]);
+            if (k == 0)
+                cr_assert_eq(want, t);
+            if (want >= 0) {
+                cr_assert_eq(e, RP_OK, "%.*s: %s", (int)vn[k], v[k], detail);
+                cr_assert_eq((int)ev.type, want);
+            } else {
+                cr_assert_eq(e, RP_ERR_UNKNOWN_TYPE, "%s (%zu bytes): %s", v[k], vn[k],
+                             rp_strerror(e));
+            }
+        }
+    }
+}
+
 Test(event, next_equals_frame_then_decode_on_hostile_input)
 {
     /* one of each outcome, valid and not, through the field descriptions */
