@@ -178,10 +178,9 @@ static const uint8_t len_mask[32] = {
     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 };
 
-static inline uint32_t type_hash(const char name[16], size_t len)
+/* The slot of a name of `len` bytes whose first 8 bytes (zero past its end) are `lo`. */
+static inline uint32_t type_hash(uint64_t lo, size_t len)
 {
-    uint64_t lo;
-    memcpy(&lo, name, 8);
     return (uint32_t)(((lo + len) * TYPE_HASH_MUL) >> (64 - TYPE_HASH_BITS));
 }
 
@@ -194,7 +193,9 @@ __attribute__((constructor)) static void type_tab_init(void)
         size_t len = strlen(name);
         char b[16] = {0};
         memcpy(b, name, len <= 16 ? len : 16);
-        struct type_slot *e = &type_tab[type_hash(b, len)];
+        uint64_t lo;
+        memcpy(&lo, b, 8);
+        struct type_slot *e = &type_tab[type_hash(lo, len)];
         if (len > TYPE_HASH_MAX || e->len != 0) {
             type_tab_left_out++;
             continue;
@@ -219,8 +220,7 @@ static inline __attribute__((always_inline)) int type_lookup_hashed(const char *
         _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)s),
                       _mm_loadu_si128((const __m128i *)(const void *)(len_mask + 16 - len)));
     uint64_t lo = (uint64_t)_mm_cvtsi128_si64(v);
-    const struct type_slot *e =
-        &type_tab[(uint32_t)(((lo + len) * TYPE_HASH_MUL) >> (64 - TYPE_HASH_BITS))];
+    const struct type_slot *e = &type_tab[type_hash(lo, len)];
     __m128i eq = _mm_cmpeq_epi8(v, _mm_load_si128((const __m128i *)(const void *)e->name));
     return _mm_movemask_epi8(eq) == 0xffff && e->len == len ? e->type : -1;
 #else
@@ -228,7 +228,9 @@ static inline __attribute__((always_inline)) int type_lookup_hashed(const char *
     memcpy(b, s, 16);
     for (size_t i = len; i < 16; i++)
         b[i] = 0;
-    const struct type_slot *e = &type_tab[type_hash(b, len)];
+    uint64_t lo;
+    memcpy(&lo, b, 8);
+    const struct type_slot *e = &type_tab[type_hash(lo, len)];
     return memcmp(b, e->name, 16) == 0 && e->len == len ? e->type : -1;
 #endif
 }
